@@ -1,0 +1,59 @@
+"""Every /v1 call: a Bearer API key (401 otherwise) and a supported X-Runway-Version (400 otherwise)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from taxiway import API_VERSION, SUPPORTED_API_VERSIONS
+from taxiway.accounts.keys import hash_key
+from taxiway.accounts.repository import Principal, authenticate
+from taxiway.api.errors import ApiError
+from taxiway.api.state import AppState, app_state
+
+# Authenticated keys are remembered briefly so polling does not hit the database for every call;
+# a revoked key stops working within this many seconds.
+AUTH_CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[float, Principal]] = {}
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def require_principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "Missing API key. Send it as 'Authorization: Bearer <key>'.")
+    digest = hash_key(token)
+    now = time.monotonic()
+    cached = _cache.get(digest)
+    if cached and cached[0] > now:
+        principal = cached[1]
+    else:
+        async with state.sessions() as session:
+            found = await authenticate(session, token)
+        if found is None:
+            _cache.pop(digest, None)
+            raise ApiError(401, "Invalid API key, or the key was revoked.")
+        principal = found
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[digest] = (now + AUTH_CACHE_SECONDS, principal)
+    version = request.headers.get("x-runway-version")
+    if version is None:
+        raise ApiError(400, f"The X-Runway-Version header is required. Set it to {API_VERSION}.")
+    if version not in SUPPORTED_API_VERSIONS:
+        supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
+        raise ApiError(400, f"API version {version!r} is not supported. Supported versions: {supported}.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+State = Annotated[AppState, Depends(app_state)]

@@ -1,0 +1,95 @@
+"""One `POST /v1/<endpoint>` route per catalog endpoint, validated against the catalog's model union.
+
+Bodies are parsed here rather than by FastAPI so that every malformed body, whatever its declared
+content type, gets the real API's 400 with Zod-style issues instead of a framework error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from taxiway.api.auth import CurrentPrincipal, State
+from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
+from taxiway.api.schemas import ErrorBody, TaskCreated
+from taxiway.billing.ledger import InsufficientCredits
+from taxiway.catalog import ENDPOINTS, EndpointSpec, model_spec
+from taxiway.catalog.schemas import request_adapter
+from taxiway.tasks import service
+
+router = APIRouter(tags=["generation"])
+SCHEMA_REF = "#/components/schemas/{model}"
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        raise ApiError(400, "Request body is required and must be a JSON object")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        kind = "array" if isinstance(data, list) else type(data).__name__
+        issue = {
+            "code": "invalid_type",
+            "expected": "object",
+            "path": [],
+            "message": f"Invalid input: expected object, received {kind}",
+        }
+        raise ApiError(400, VALIDATION_FAILED, [issue])
+    return data
+
+
+def validate_body(endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The validated body, camelCase and without nulls, as it is stored and handed to engines."""
+    try:
+        body = request_adapter(endpoint).validate_python(data)
+    except ValidationError as exc:
+        tags = [m.id for m in ENDPOINTS[endpoint].models]
+        raise ApiError(400, VALIDATION_FAILED, body_issues(exc.errors(), data, tags)) from None
+    params: dict[str, Any] = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return params
+
+
+def _route(endpoint: EndpointSpec) -> Any:
+    async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
+        params = validate_body(endpoint.name, await read_json_object(request))
+        spec = model_spec(endpoint.name, params["model"])
+        try:
+            async with state.sessions.begin() as session:
+                task = await service.submit(session, principal, spec, params)
+        except InsufficientCredits as exc:
+            raise ApiError(400, str(exc)) from None
+        state.scheduler.wake()
+        return JSONResponse({"id": task.id, "estimatedCost": {"credits": task.estimated_credits}})
+
+    create.__name__ = f"create_{endpoint.name}"
+    return create
+
+
+def request_body_schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """OpenAPI request bodies per path, and the component schemas they reference."""
+    bodies: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = {}
+    for endpoint in ENDPOINTS.values():
+        schema = request_adapter(endpoint.name).json_schema(by_alias=True, ref_template=SCHEMA_REF)
+        components.update(schema.pop("$defs", {}))
+        bodies[endpoint.path] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    return bodies, components
+
+
+for _endpoint in ENDPOINTS.values():
+    router.add_api_route(
+        _endpoint.path,
+        _route(_endpoint),
+        methods=["POST"],
+        response_model=TaskCreated,
+        responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody}},
+        summary=_endpoint.summary,
+        description="Models: " + ", ".join(m.id for m in _endpoint.models),
+    )

@@ -1,0 +1,99 @@
+"""Response shapes, as the official SDK's `types/` define them; used for docs and for rendering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from taxiway.clock import iso_millis
+from taxiway.db.tables import Task
+from taxiway.tasks.state import TaskStatus
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EstimatedCost(_Out):
+    credits: float
+
+
+class Cost(_Out):
+    credits: int
+
+
+class TaskCreated(_Out):
+    id: str
+    estimatedCost: EstimatedCost
+
+
+class _TaskBase(_Out):
+    id: str
+    createdAt: datetime
+
+
+class PendingTask(_TaskBase):
+    status: Literal["PENDING"]
+    estimatedCost: EstimatedCost
+
+
+class ThrottledTask(_TaskBase):
+    status: Literal["THROTTLED"]
+    estimatedCost: EstimatedCost
+
+
+class RunningTask(_TaskBase):
+    status: Literal["RUNNING"]
+    estimatedCost: EstimatedCost
+    progress: float = Field(ge=0, le=1)
+
+
+class SucceededTask(_TaskBase):
+    status: Literal["SUCCEEDED"]
+    output: list[str] = Field(description="Signed URLs; they expire, fetch the task again for fresh ones")
+    cost: Cost
+
+
+class FailedTask(_TaskBase):
+    status: Literal["FAILED"]
+    failure: str
+    failureCode: str | None = None
+    cost: Cost
+
+
+class CancelledTask(_TaskBase):
+    status: Literal["CANCELLED"]
+    cost: Cost
+
+
+TaskView = Annotated[
+    PendingTask | ThrottledTask | RunningTask | SucceededTask | FailedTask | CancelledTask,
+    Field(discriminator="status"),
+]
+
+
+class ErrorBody(_Out):
+    error: str
+    issues: list[dict[str, Any]] | None = None
+    docUrl: str | None = None
+
+
+def render_task(task: Task, output_urls: list[str]) -> dict[str, Any]:
+    """The JSON of `GET /v1/tasks/{id}`: exactly the fields the SDK defines for the task's status."""
+    status = TaskStatus(task.status)
+    body: dict[str, Any] = {"id": task.id, "createdAt": iso_millis(task.created_at), "status": status.value}
+    if status.terminal:
+        body["cost"] = {"credits": int(task.cost_credits or 0)}
+    else:
+        body["estimatedCost"] = {"credits": task.estimated_credits}
+    if status is TaskStatus.RUNNING:
+        body["progress"] = task.progress
+    elif status is TaskStatus.SUCCEEDED:
+        body["output"] = output_urls
+    elif status is TaskStatus.FAILED:
+        body["failure"] = task.failure or "An unexpected error occurred."
+        if task.failure_code:
+            body["failureCode"] = task.failure_code
+    return body

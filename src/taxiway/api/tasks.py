@@ -1,0 +1,65 @@
+"""`GET /v1/tasks/{id}` and `DELETE /v1/tasks/{id}`."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from taxiway.api.auth import CurrentPrincipal, State
+from taxiway.api.errors import ApiError
+from taxiway.api.schemas import ErrorBody, TaskView, render_task
+from taxiway.db.tables import Task
+from taxiway.tasks import repository, service
+from taxiway.tasks.state import TaskStatus
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+TASK_NOT_FOUND = "Could not find Task"
+
+
+def output_urls(request: Request, state: State, task: Task) -> list[str]:
+    if not task.outputs:
+        return []
+    base = (
+        state.settings.public_url.rstrip("/")
+        if state.settings.public_url
+        else str(request.base_url).rstrip("/")
+    )
+    expires = int(time.time()) + state.settings.output_url_ttl_seconds
+    return [base + state.signer.path(f["key"], expires) for f in task.outputs["files"]]
+
+
+@router.get(
+    "/{task_id}",
+    response_model=TaskView,
+    responses={404: {"model": ErrorBody}},
+    summary="Get a task: its status, progress, cost and, once succeeded, signed output URLs.",
+)
+async def get_task(task_id: str, request: Request, principal: CurrentPrincipal, state: State) -> Response:
+    async with state.sessions() as session:
+        task = await repository.get_visible(session, principal.organization_id, task_id)
+    if task is None:
+        raise ApiError(404, TASK_NOT_FOUND)
+    return JSONResponse(render_task(task, output_urls(request, state, task)))
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=204,
+    responses={404: {"model": ErrorBody}},
+    summary="Cancel a queued or running task, or delete a finished one with its outputs.",
+)
+async def delete_task(task_id: str, principal: CurrentPrincipal, state: State) -> Response:
+    async with state.sessions.begin() as session:
+        task = await repository.get_visible(session, principal.organization_id, task_id)
+        if task is None:
+            raise ApiError(404, TASK_NOT_FOUND)
+        deletion = await service.delete(session, task)
+    if deletion.previous is TaskStatus.RUNNING:
+        state.scheduler.cancel(task_id)
+    if deletion.output_prefix:
+        await state.store.delete_prefix(deletion.output_prefix)
+    state.scheduler.wake()
+    return Response(status_code=204)

@@ -1,0 +1,96 @@
+"""The ASGI application: wiring of storage, database, engines and scheduler behind the routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from rich.console import Console
+
+from taxiway import __version__
+from taxiway.api import errors, generation, outputs, tasks
+from taxiway.api.limits import BodySizeLimit
+from taxiway.api.state import AppState
+from taxiway.bootstrap import ensure_default_account, signing_secret
+from taxiway.config import Settings
+from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.engines.registry import EngineRegistry
+from taxiway.storage.blobs import LocalBlobStore
+from taxiway.storage.signing import UrlSigner
+from taxiway.tasks.scheduler import Scheduler
+
+log = logging.getLogger("taxiway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.resolved_database_url)
+        await upgrade_schema(engine)
+        sessions = session_factory(engine)
+        store = LocalBlobStore(settings.blob_dir)
+        engines = EngineRegistry(settings.engines)
+        scheduler = Scheduler(
+            sessions, engines, store, workers=settings.workers, max_attempts=settings.max_task_attempts
+        )
+        app.state.taxiway = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            store=store,
+            signer=UrlSigner(await signing_secret(sessions, settings)),
+            engines=engines,
+            scheduler=scheduler,
+        )
+        new_key = await ensure_default_account(sessions, settings)
+        if new_key:
+            Console(stderr=True).print(
+                f"[bold]API key for organization 'default'[/bold] (shown once): [green]{new_key}[/green]",
+                soft_wrap=True,
+            )
+        await scheduler.start()
+        log.info("taxiway %s ready, data in %s", __version__, settings.data_dir.resolve())
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="taxiway",
+        version=__version__,
+        summary="A self-hosted, drop-in implementation of the Runway developer API (version 2024-11-06).",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(tasks.router)
+    app.include_router(generation.router)
+    app.include_router(outputs.router)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, plus the catalog's request bodies (parsed by hand, so not inferred)."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            bodies, components = generation.request_body_schemas()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            for path, body in bodies.items():
+                schema["paths"][path]["post"]["requestBody"] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

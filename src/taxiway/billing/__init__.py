@@ -1,0 +1,1 @@
+"""Credits and tiers: the append-only ledger and the limits each tier grants."""

@@ -1,0 +1,50 @@
+"""Reusable request-field types, matching the constraints the official SDK documents."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+SEED_MAX = 4_294_967_295
+
+
+def utf16_length(value: str) -> int:
+    """Length in UTF-16 code units, the unit the real API counts prompt limits in."""
+    return len(value.encode("utf-16-le")) // 2
+
+
+def prompt_text(max_units: int) -> Any:
+    def check(value: str) -> str:
+        size = utf16_length(value)
+        if size > max_units:
+            raise ValueError(f"must be at most {max_units} characters (UTF-16 code units), got {size}")
+        return value
+
+    return Annotated[str, Field(min_length=1), AfterValidator(check)]
+
+
+class StrictModel(BaseModel):
+    """Request bodies are strict like the real API: unknown keys are refused, keys are camelCase."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
+
+
+class ContentModeration(StrictModel):
+    public_figure_threshold: Literal["auto", "low"] | None = None
+
+
+TAG_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{2,15}$"
+
+
+class ReferenceImage(StrictModel):
+    uri: Annotated[str, Field(min_length=1, max_length=16_777_216)]
+    tag: Annotated[str, Field(pattern=TAG_PATTERN)] | None = None
+
+
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+
+
+def reference_images(min_items: int, max_items: int) -> Any:
+    return Annotated[list[ReferenceImage], Field(min_length=min_items, max_length=max_items)]

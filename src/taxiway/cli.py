@@ -1,0 +1,212 @@
+"""The `taxiway` command: serve the API, and manage organizations, keys and the model catalog."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taxiway.accounts import repository
+from taxiway.billing.tiers import TIERS
+from taxiway.catalog import ENDPOINTS
+from taxiway.config import Settings
+from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+
+app = typer.Typer(help="taxiway: a self-hosted Runway developer API.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (shown once at creation, stored hashed).", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organizations, their tier and credit balance.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(orgs_app, name="orgs")
+console = Console()
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the database and outputs live [env TAXIWAY_DATA_DIR]")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy async URL [env TAXIWAY_DATABASE_URL]")
+]
+
+
+def _settings(**given: Any) -> Settings:
+    """Options given on the command line win; the rest come from TAXIWAY_* variables or defaults."""
+    return Settings(**{key: value for key, value in given.items() if value is not None})
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade_schema(engine)
+            async with session_factory(engine).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (repository.NotFound, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [env TAXIWAY_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind [env TAXIWAY_PORT]")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int | None, typer.Option(help="Engine worker threads [env TAXIWAY_WORKERS]")] = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level [env TAXIWAY_LOG_LEVEL]")] = None,
+) -> None:
+    """Serve the API (SQLite and files under the data dir unless a database URL is given)."""
+    import logging
+
+    import uvicorn
+
+    from taxiway.app import create_app
+
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        workers=workers,
+        log_level=log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@orgs_app.command("create")
+def orgs_create(
+    name: str,
+    tier: Annotated[int, typer.Option(min=1, max=5, help="Usage tier 1-5")] = 1,
+    credits: Annotated[int, typer.Option(min=0, help="Initial credit balance")] = 0,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an organization."""
+
+    async def work(session: AsyncSession) -> None:
+        org = await repository.create_organization(session, name, tier, credits)
+        console.print(
+            f"created organization [bold]{org.name}[/bold] ({org.id}), tier {tier}, {credits} credits"
+        )
+
+    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+@orgs_app.command("list")
+def orgs_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List organizations with their tier, balance and active keys."""
+
+    async def work(session: AsyncSession) -> None:
+        table = Table("name", "id", "tier", "credits", "active keys", "created")
+        for org, balance, keys in await repository.list_organizations(session):
+            table.add_row(
+                org.name, org.id, str(org.tier), str(balance), str(keys), org.created_at.isoformat()
+            )
+        console.print(table)
+
+    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+@keys_app.command("create")
+def keys_create(
+    org: Annotated[str, typer.Option(help="Organization name or id")] = "default",
+    name: Annotated[str, typer.Option(help="A label for the key")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key for an organization and print it (it is shown only this once)."""
+
+    async def work(session: AsyncSession) -> str:
+        organization = await repository.find_organization(session, org)
+        _record, plain = await repository.create_key(session, organization.id, name=name)
+        return plain
+
+    plain = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    typer.echo(plain)
+
+
+@keys_app.command("list")
+def keys_list(
+    org: Annotated[str, typer.Option(help="Organization name or id")] = "default",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List an organization's keys (prefixes only: the keys themselves are not stored)."""
+
+    async def work(session: AsyncSession) -> None:
+        organization = await repository.find_organization(session, org)
+        table = Table("id", "prefix", "name", "created", "revoked")
+        for key in await repository.list_keys(session, organization.id):
+            revoked = key.revoked_at.isoformat() if key.revoked_at else ""
+            table.add_row(key.id, key.prefix + "…", key.name, key.created_at.isoformat(), revoked)
+        console.print(table)
+
+    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id or its displayed prefix")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+
+    async def work(session: AsyncSession) -> None:
+        record = await repository.revoke_key(session, key)
+        console.print(f"revoked {record.prefix}… ({record.id})")
+
+    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+@app.command()
+def models() -> None:
+    """List the model catalog: endpoints, models, ratios, prices and engines."""
+    settings = Settings()
+    table = Table("endpoint", "model", "output", "ratios", "price", "engine")
+    for endpoint in ENDPOINTS.values():
+        for model in endpoint.models:
+            engine = settings.engines.get(model.id, model.engine)
+            table.add_row(
+                endpoint.path,
+                model.id,
+                model.output.value,
+                str(len(model.ratios)),
+                model.price.describe(),
+                engine,
+            )
+    console.print(table)
+
+
+@app.command()
+def tiers() -> None:
+    """Show the usage tiers and their limits."""
+    table = Table("tier", "max concurrent / model", "max daily / model", "max monthly credits")
+    for level, spec in TIERS.items():
+        table.add_row(
+            str(level),
+            str(spec.max_concurrent_generations),
+            str(spec.max_daily_generations),
+            str(spec.max_monthly_credit_spend),
+        )
+    console.print(table)

@@ -1,0 +1,58 @@
+"""Server settings, read from `TAXIWAY_*` environment variables and CLI options."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAXIWAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path(".taxiway")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; defaults to SQLite at <data-dir>/taxiway.db"
+    )
+    public_url: str | None = Field(
+        default=None, description="Base URL that clients reach; output URLs are built on it"
+    )
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None, description="Key to register for the default organization on first start"
+    )
+    bootstrap_credits: int = Field(default=10_000, ge=0)
+    bootstrap_tier: int = Field(default=1, ge=1, le=5)
+    signing_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret for output URLs; generated and kept in <data-dir> if unset"
+    )
+    output_url_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
+    max_task_attempts: int = Field(default=3, ge=1)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    log_level: str = "info"
+    engines: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model id -> engine (built-in name or `module:attribute`), e.g. a GPU engine",
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'taxiway.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"

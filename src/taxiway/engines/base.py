@@ -1,0 +1,64 @@
+"""The engine contract. Engines run in worker threads, report progress and stop when cancelled."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    task_id: str
+    endpoint: str
+    model: str
+    # The validated request body, camelCase as the API speaks it, without nulls.
+    params: Mapping[str, Any]
+    # Resolved seed: the request's, or one drawn at submission and stored, so reruns are identical.
+    seed: int
+
+
+@dataclass(frozen=True)
+class Artifact:
+    filename: str
+    data: bytes
+    content_type: str
+
+
+class TaskCancelled(Exception):
+    """Raised inside an engine when its task was cancelled; the worker frees everything on the way out."""
+
+
+class EngineFailure(Exception):
+    """A failure the API reports with a machine code, e.g. `ASSET.INVALID` or `SAFETY.INPUT.TEXT`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class RunContext:
+    """Handed to an engine: where to report progress and how to learn it must stop."""
+
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[float], None] = lambda _fraction: None
+
+    def progress(self, fraction: float) -> None:
+        """Report progress in [0, 1]; raises TaskCancelled once the task is cancelled."""
+        self.check_cancelled()
+        self.on_progress(min(1.0, max(0.0, fraction)))
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise TaskCancelled()
+
+
+class Engine(Protocol):
+    """A named producer of media. `run` is blocking and is called from a worker thread."""
+
+    name: str
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]: ...

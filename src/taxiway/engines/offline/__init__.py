@@ -1,0 +1,1 @@
+"""Offline engines: CPU-only, no downloads, deterministic."""

@@ -1,0 +1,513 @@
+"""A procedural text-to-image engine: offline, CPU-only and deterministic.
+
+This is not a generative model. It paints a gradient landscape from a few prompt keywords so that a
+self-hosted install works end to end (and tests run) without weights, downloads or a GPU:
+
+- colour words ("red", "teal", "gold", ...) tint the whole palette; the first one colours the largest
+  shape, standing in for the subject;
+- sky words ("sunset", "dusk", "night", "sky", ...) choose the sky, the light (sun, moon, stars) and the
+  overall brightness; ground words ("ocean", "forest", "snow", "desert", "mountain", ...) choose the land
+  below the horizon and how hilly it is;
+- everything else - palette when no word matches, horizon, shapes, texture - comes from a PCG64 generator
+  seeded by blake2b(model|ratio|seed|prompt), so the same request always yields the same PNG bytes.
+
+Data-URI reference images are composited as feathered insets; other URIs need a `fetch` callable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import colorsys
+import hashlib
+import io
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
+
+from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+
+Rgb = tuple[float, float, float]
+FloatArray = npt.NDArray[np.floating[Any]]  # float32 at run time; the stubs widen mixed arithmetic
+
+# Rendering happens at this long side and is upscaled: everything is smooth, so detail is not lost,
+# and the numpy work shrinks ~16x at 1080p. PNG encoding of the full frame dominates the run time.
+RENDER_LONG_SIDE = 480
+PNG_COMPRESS_LEVEL = 2
+MAX_SIDE = 8192
+
+COLOURS: Mapping[str, Rgb] = {
+    "red": (0.86, 0.13, 0.11),
+    "crimson": (0.70, 0.05, 0.16),
+    "maroon": (0.45, 0.06, 0.10),
+    "orange": (0.96, 0.52, 0.11),
+    "yellow": (0.98, 0.86, 0.22),
+    "gold": (0.90, 0.72, 0.24),
+    "golden": (0.90, 0.72, 0.24),
+    "green": (0.20, 0.64, 0.26),
+    "teal": (0.09, 0.55, 0.55),
+    "turquoise": (0.20, 0.80, 0.76),
+    "cyan": (0.15, 0.80, 0.88),
+    "blue": (0.14, 0.34, 0.86),
+    "navy": (0.06, 0.10, 0.36),
+    "indigo": (0.26, 0.16, 0.55),
+    "purple": (0.50, 0.20, 0.70),
+    "violet": (0.58, 0.36, 0.84),
+    "magenta": (0.86, 0.16, 0.66),
+    "pink": (0.96, 0.52, 0.72),
+    "white": (0.97, 0.97, 0.97),
+    "silver": (0.76, 0.77, 0.80),
+    "gray": (0.50, 0.50, 0.52),
+    "grey": (0.50, 0.50, 0.52),
+    "black": (0.05, 0.05, 0.06),
+    "brown": (0.45, 0.28, 0.15),
+    "beige": (0.89, 0.83, 0.70),
+}
+
+
+@dataclass(frozen=True)
+class _Sky:
+    top: Rgb
+    bottom: Rgb
+    brightness: float
+    light: str | None  # "sun", "moon" or None
+    glow: float
+
+
+@dataclass(frozen=True)
+class _Ground:
+    top: Rgb
+    bottom: Rgb
+    horizon: float  # fraction of the height
+    hills: float  # horizon undulation, fraction of the height
+    streaks: bool  # horizontal bands, for water
+
+
+_DAY = _Sky((0.30, 0.52, 0.86), (0.78, 0.87, 0.96), 1.0, None, 0.15)
+_SUNSET = _Sky((0.36, 0.20, 0.50), (0.98, 0.58, 0.25), 0.95, "sun", 0.6)
+_DAWN = _Sky((0.45, 0.55, 0.80), (0.98, 0.76, 0.56), 1.0, "sun", 0.45)
+_DUSK = _Sky((0.12, 0.12, 0.35), (0.86, 0.46, 0.45), 0.78, None, 0.5)
+_NIGHT = _Sky((0.01, 0.02, 0.08), (0.08, 0.12, 0.28), 0.6, "moon", 0.1)
+SKIES: Mapping[str, _Sky] = {
+    "sky": _DAY, "day": _DAY, "noon": _DAY, "sunny": _DAY,
+    "sunset": _SUNSET, "sunrise": _DAWN, "dawn": _DAWN, "morning": _DAWN,
+    "dusk": _DUSK, "twilight": _DUSK, "evening": _DUSK,
+    "night": _NIGHT, "midnight": _NIGHT, "stars": _NIGHT, "starry": _NIGHT,
+}  # fmt: skip
+
+_OCEAN = _Ground((0.20, 0.45, 0.70), (0.03, 0.15, 0.38), 0.48, 0.0, True)
+_FOREST = _Ground((0.16, 0.38, 0.18), (0.05, 0.18, 0.08), 0.58, 0.06, False)
+_SNOW = _Ground((0.94, 0.96, 0.99), (0.78, 0.84, 0.93), 0.60, 0.04, False)
+_DESERT = _Ground((0.93, 0.72, 0.45), (0.78, 0.50, 0.25), 0.60, 0.05, False)
+_MOUNTAIN = _Ground((0.42, 0.45, 0.52), (0.20, 0.22, 0.28), 0.62, 0.18, False)
+_MEADOW = _Ground((0.45, 0.66, 0.30), (0.22, 0.42, 0.16), 0.62, 0.03, False)
+GROUNDS: Mapping[str, _Ground] = {
+    "ocean": _OCEAN, "sea": _OCEAN, "lake": _OCEAN, "water": _OCEAN, "beach": _OCEAN,
+    "forest": _FOREST, "jungle": _FOREST, "woods": _FOREST, "tree": _FOREST,
+    "snow": _SNOW, "snowy": _SNOW, "winter": _SNOW, "ice": _SNOW, "arctic": _SNOW,
+    "desert": _DESERT, "dune": _DESERT, "sand": _DESERT,
+    "mountain": _MOUNTAIN, "peak": _MOUNTAIN, "hill": _MOUNTAIN,
+    "meadow": _MEADOW, "field": _MEADOW, "grass": _MEADOW, "garden": _MEADOW,
+}  # fmt: skip
+
+_SKY_ONLY_HORIZON = 0.82
+_TINT = 0.4  # how far colour words pull the background stops
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the prompt asked for, resolved to numbers; kept separate from drawing so it is explainable."""
+
+    sky_top: Rgb
+    sky_bottom: Rgb
+    ground_top: Rgb
+    ground_bottom: Rgb
+    horizon: float
+    hills: float
+    streaks: bool
+    brightness: float
+    light: str | None
+    glow: float
+    subject: Rgb | None  # the first colour word, painted as the largest shape
+    accents: tuple[Rgb, ...]
+
+
+def _words(prompt: str) -> list[str]:
+    """Lower-case words with a naive plural strip, so "mountains" finds "mountain" but "grass" stays."""
+    known = COLOURS.keys() | SKIES.keys() | GROUNDS.keys()
+    words = []
+    for word in re.findall(r"[a-z]+", prompt.lower()):
+        if word not in known and word.endswith("s") and word[:-1] in known:
+            word = word[:-1]
+        words.append(word)
+    return words
+
+
+def _hsv(hue: float, saturation: float, value: float) -> Rgb:
+    return colorsys.hsv_to_rgb(hue % 1.0, saturation, value)
+
+
+def _mix(a: Rgb, b: Rgb, weight: float) -> Rgb:
+    return (
+        a[0] + (b[0] - a[0]) * weight,
+        a[1] + (b[1] - a[1]) * weight,
+        a[2] + (b[2] - a[2]) * weight,
+    )
+
+
+def plan_scene(prompt: str, rng: np.random.Generator) -> Scene:
+    """Map prompt keywords to a scene; the first sky word and the first ground word win."""
+    words = _words(prompt)
+    colours = list(dict.fromkeys(COLOURS[w] for w in words if w in COLOURS))
+    sky = next((SKIES[w] for w in words if w in SKIES), None)
+    ground = next((GROUNDS[w] for w in words if w in GROUNDS), None)
+
+    # The hash palette is always drawn, so the random stream (and thus layout) does not depend on words.
+    hue = float(rng.random())
+    # Accents are analogous or complementary to the base hue, so unprompted images still look coherent.
+    hashed_accents = tuple(
+        _hsv(
+            hue + float(rng.uniform(-0.12, 0.12)) + 0.5 * int(rng.integers(0, 2)),
+            float(rng.uniform(0.45, 0.9)),
+            float(rng.uniform(0.6, 0.95)),
+        )
+        for _ in range(4)
+    )
+    hashed_light = "sun" if rng.random() < 0.35 else None
+    hashed_sky = _Sky(_hsv(hue, 0.55, 0.55), _hsv(hue + 0.08, 0.3, 0.92), 1.0, hashed_light, 0.3)
+    hashed_ground = _Ground(
+        _hsv(hue + 0.5, 0.5, 0.62),
+        _hsv(hue + 0.45, 0.6, 0.3),
+        float(rng.uniform(0.42, 0.72)),
+        float(rng.uniform(0.02, 0.1)),
+        False,
+    )
+
+    if sky is None:
+        sky = _DAY if ground is not None else hashed_sky
+    if ground is None:
+        ground = hashed_ground
+        if sky is _DAY and "sky" in words:
+            ground = _Ground(ground.top, ground.bottom, _SKY_ONLY_HORIZON, ground.hills, False)
+
+    stops = [sky.top, sky.bottom, ground.top, ground.bottom]
+    if colours:
+        stops = [_mix(stop, colours[i % len(colours)], _TINT) for i, stop in enumerate(stops)]
+    return Scene(
+        sky_top=stops[0],
+        sky_bottom=stops[1],
+        ground_top=stops[2],
+        ground_bottom=stops[3],
+        horizon=ground.horizon,
+        hills=ground.hills,
+        streaks=ground.streaks,
+        brightness=sky.brightness,
+        light=sky.light,
+        glow=sky.glow,
+        subject=colours[0] if colours else None,
+        accents=tuple(colours) + hashed_accents if colours else hashed_accents,
+    )
+
+
+# ---- drawing helpers (all vectorised, float32 in [0, 1]) ---------------------------------------------
+
+
+def _smoothstep(edge0: float | FloatArray, edge1: float | FloatArray, x: FloatArray) -> FloatArray:
+    t = np.clip((x - edge0) / (np.asarray(edge1) - edge0 + 1e-6), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def _value_noise(rng: np.random.Generator, height: int, width: int, cells_y: int, cells_x: int) -> FloatArray:
+    """Smoothly interpolated random lattice: cheap, seamless-enough texture without per-pixel loops."""
+    grid = rng.random((cells_y + 1, cells_x + 1), dtype=np.float32)
+    ys = np.linspace(0.0, cells_y, height, endpoint=False, dtype=np.float32)
+    xs = np.linspace(0.0, cells_x, width, endpoint=False, dtype=np.float32)
+    y0 = ys.astype(np.intp)
+    x0 = xs.astype(np.intp)
+    ty = ys - y0
+    tx = xs - x0
+    fy: FloatArray = (ty * ty * (3.0 - 2.0 * ty))[:, None]
+    fx: FloatArray = (tx * tx * (3.0 - 2.0 * tx))[None, :]
+    rows0 = grid[y0]
+    rows1 = grid[y0 + 1]
+    top = rows0[:, x0] * (1.0 - fx) + rows0[:, x0 + 1] * fx
+    bottom = rows1[:, x0] * (1.0 - fx) + rows1[:, x0 + 1] * fx
+    return (top * (1.0 - fy) + bottom * fy).astype(np.float32)
+
+
+def _fbm(rng: np.random.Generator, height: int, width: int, base_cells: int, octaves: int) -> FloatArray:
+    aspect = width / height
+    total = np.zeros((height, width), np.float32)
+    norm = 0.0
+    for octave in range(octaves):
+        cells = base_cells * 2**octave
+        amplitude = 0.5**octave
+        total += amplitude * _value_noise(rng, height, width, cells, max(1, round(cells * aspect)))
+        norm += amplitude
+    return total / np.float32(norm)
+
+
+def _lerp_rgb(a: Rgb, b: Rgb, t: FloatArray) -> FloatArray:
+    ca = np.asarray(a, np.float32)
+    cb = np.asarray(b, np.float32)
+    return (ca + (cb - ca) * t[..., None]).astype(np.float32)
+
+
+def _over(image: FloatArray, colour: FloatArray | Rgb, alpha: FloatArray) -> None:
+    a = alpha[..., None]
+    image *= 1.0 - a
+    image += np.asarray(colour, np.float32) * a
+
+
+@dataclass(frozen=True)
+class _Grid:
+    ys: FloatArray  # (h, 1), 0 at the top, 1 at the bottom
+    xs: FloatArray  # (1, w), 0 at the left, 1 at the right
+    aspect: float  # width / height, to keep shapes round
+
+
+def _grid(height: int, width: int) -> _Grid:
+    ys = ((np.arange(height, dtype=np.float32) + 0.5) / height)[:, None]
+    xs = ((np.arange(width, dtype=np.float32) + 0.5) / width)[None, :]
+    return _Grid(ys, xs, width / height)
+
+
+def paint_background(scene: Scene, rng: np.random.Generator, height: int, width: int) -> FloatArray:
+    """Sky gradient, sun/moon/stars, undulating ground and a glow along the horizon."""
+    g = _grid(height, width)
+    slope = float(rng.uniform(-0.15, 0.15))
+    sky_t = np.clip((g.ys + slope * (g.xs - 0.5)) / scene.horizon, 0.0, 1.0)
+    image = _lerp_rgb(scene.sky_top, scene.sky_bottom, sky_t**1.3)
+
+    if scene.light is not None:
+        cx = float(rng.uniform(0.2, 0.8))
+        cy = scene.horizon - float(rng.uniform(0.03, 0.22)) * (1.0 if scene.light == "sun" else 2.0)
+        radius = float(rng.uniform(0.05, 0.09))
+        dist = np.sqrt(((g.xs - cx) * g.aspect) ** 2 + (g.ys - cy) ** 2)
+        disc = 1.0 - _smoothstep(radius * 0.9, radius * 1.05, dist)
+        halo = np.exp(-((dist / (radius * 3.0)) ** 2)).astype(np.float32) * 0.5
+        light: Rgb = (1.0, 0.93, 0.72) if scene.light == "sun" else (0.92, 0.94, 1.0)
+        _over(image, light, np.maximum(disc, halo))
+    if scene.light == "moon":
+        count = int(rng.integers(80, 200))
+        sy = (rng.random(count) * scene.horizon * 0.95 * height).astype(np.intp)
+        sx = (rng.random(count) * width).astype(np.intp)
+        image[sy, sx] = np.maximum(image[sy, sx], rng.uniform(0.5, 1.0, (count, 1)).astype(np.float32))
+
+    ridge = _value_noise(rng, 1, width, 1, max(2, round(6 * g.aspect)))
+    fine = _value_noise(rng, 1, width, 1, max(4, round(24 * g.aspect)))
+    horizon = (
+        scene.horizon + scene.hills * ((ridge - 0.5) * 2.0 + 0.25 * (fine - 0.5)) + slope * 0.3 * (g.xs - 0.5)
+    )
+    edge = 1.5 / height
+    ground_mask = _smoothstep(horizon - edge, horizon + edge, g.ys)
+    ground_t = np.clip((g.ys - horizon) / np.maximum(1.0 - horizon, 0.05), 0.0, 1.0)
+    ground = _lerp_rgb(scene.ground_top, scene.ground_bottom, ground_t**0.8)
+    if scene.streaks:
+        bands = _value_noise(rng, height, width, 48, max(1, round(3 * g.aspect)))
+        ground *= (0.88 + 0.24 * bands)[..., None]
+    _over(image, ground, ground_mask)
+
+    glow = np.exp(-(((g.ys - horizon) / 0.035) ** 2)).astype(np.float32) * scene.glow
+    image += np.asarray(_mix(scene.sky_bottom, (1.0, 1.0, 1.0), 0.4), np.float32) * glow[..., None] * 0.6
+    return image
+
+
+def paint_shapes(scene: Scene, rng: np.random.Generator, image: FloatArray) -> None:
+    """Soft blobs; the first, largest one sits near the horizon and takes the subject colour."""
+    height, width = image.shape[:2]
+    g = _grid(height, width)
+    count = int(rng.integers(3, 8))
+    for index in range(count):
+        if index == 0:
+            cx = float(rng.uniform(0.3, 0.7))
+            cy = scene.horizon + float(rng.uniform(-0.05, 0.12))
+            radius = float(rng.uniform(0.12, 0.2))
+            pick = int(rng.integers(0, len(scene.accents)))
+            colour = scene.subject if scene.subject is not None else scene.accents[pick]
+            opacity = 0.95
+        else:
+            cx = float(rng.uniform(0.05, 0.95))
+            cy = float(rng.uniform(0.1, 0.9))
+            radius = float(rng.uniform(0.03, 0.11))
+            colour = scene.accents[int(rng.integers(0, len(scene.accents)))]
+            opacity = float(rng.uniform(0.45, 0.85))
+        lobes = int(rng.integers(2, 6))
+        wobble = rng.uniform(0.0, 0.18, 2)
+        phase = rng.uniform(0.0, 2 * np.pi, 2)
+        dx = (g.xs - cx) * g.aspect
+        dy = g.ys - cy
+        dist = np.sqrt(dx * dx + dy * dy)
+        angle = np.arctan2(dy, dx)
+        edge = radius * (
+            1.0
+            + wobble[0] * np.sin(lobes * angle + phase[0])
+            + wobble[1] * np.sin((lobes + 1) * angle + phase[1])
+        )
+        feather = radius * 0.12
+        alpha = (1.0 - _smoothstep(edge - feather, edge + feather, dist)) * opacity
+        # Light from the upper left, so blobs read as objects rather than flat stickers.
+        shade = 1.0 + 0.25 * np.clip((-dx - dy) / radius, -1.0, 1.0)
+        _over(image, np.asarray(colour, np.float32) * shade[..., None], alpha.astype(np.float32))
+
+
+def apply_texture(scene: Scene, rng: np.random.Generator, image: FloatArray) -> None:
+    """Fractal value noise plus a vignette and the sky's brightness: breaks up flat gradients."""
+    height, width = image.shape[:2]
+    noise = _fbm(rng, height, width, 3, 5)
+    tint = _fbm(rng, height, width, 2, 2)
+    g = _grid(height, width)
+    vignette = 1.0 - 0.35 * ((g.xs - 0.5) ** 2 + (g.ys - 0.5) ** 2)
+    factor = (1.0 + 0.22 * (noise - 0.5)) * vignette * scene.brightness
+    image *= factor[..., None]
+    image[..., 0] += 0.04 * (tint - 0.5)
+    image[..., 2] -= 0.04 * (tint - 0.5)
+
+
+# ---- reference images -------------------------------------------------------------------------------
+
+
+def _data_uri_bytes(uri: str) -> bytes:
+    header, sep, payload = uri.partition(",")
+    if not sep:
+        raise ValueError("data URI without a comma")
+    if header.lower().endswith(";base64"):
+        return base64.b64decode(payload)
+    return urllib.parse.unquote_to_bytes(payload)
+
+
+def _open_image(data: bytes, max_side: int) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.draft(
+            "RGB", (max_side, max_side)
+        )  # JPEG decodes at reduced scale: big phone photos stay cheap
+        image = ImageOps.exif_transpose(opened).convert("RGBA")
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def load_references(
+    references: Sequence[Mapping[str, Any]], fetch: Callable[[str], bytes] | None, max_side: int
+) -> list[Image.Image]:
+    """Decode every usable reference up front, so a bad one fails the task before any rendering."""
+    images = []
+    for index, reference in enumerate(references):
+        uri = str(reference.get("uri", ""))
+        try:
+            if uri[:5].lower() == "data:":
+                data = _data_uri_bytes(uri)
+            elif fetch is not None:
+                data = fetch(uri)
+            else:
+                continue
+            images.append(_open_image(data, max_side))
+        except EngineFailure:
+            raise
+        except (ValueError, binascii.Error, OSError, Image.DecompressionBombError) as error:
+            raise EngineFailure(
+                "ASSET.INVALID", f"referenceImages[{index}] could not be decoded as an image"
+            ) from error
+    return images
+
+
+def composite_references(
+    canvas: Image.Image, references: Sequence[Image.Image], rng: np.random.Generator
+) -> None:
+    """Feathered, rounded insets with a soft shadow, one per column slot so they never pile up."""
+    width, height = canvas.size
+    slot = width / len(references)
+    box = max(8, int(min(0.8 * slot, 0.42 * height)))
+    for index, reference in enumerate(references):
+        inset = ImageOps.contain(reference, (box, box), Image.Resampling.LANCZOS)
+        if min(inset.size) < 8:  # a sliver would leave no room for the rounded, feathered edge
+            inset = inset.resize((max(8, inset.width), max(8, inset.height)), Image.Resampling.BICUBIC)
+        w, h = inset.size
+        feather = max(1, round(0.025 * min(w, h)))
+        mask = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(mask).rounded_rectangle(
+            (feather, feather, w - 1 - feather, h - 1 - feather),
+            radius=max(2, round(0.08 * min(w, h))),
+            fill=255,
+        )
+        mask = ImageChops.multiply(mask.filter(ImageFilter.GaussianBlur(feather)), inset.getchannel("A"))
+        spare = max(0.0, (slot - w) / 2)
+        x = round(index * slot + (slot - w) / 2 + float(rng.uniform(-0.8, 0.8)) * spare)
+        y = round(float(rng.uniform(0.06, 0.94)) * max(0, height - h))
+        # The shadow gets a margin, or its blur would be clipped into a hard edge by the inset's bounds.
+        blur = feather * 3
+        shadow = Image.new("L", (w + 4 * blur, h + 4 * blur), 0)
+        shadow.paste(mask, (2 * blur, 2 * blur))
+        shadow = shadow.filter(ImageFilter.GaussianBlur(blur)).point([v * 2 // 5 for v in range(256)])
+        offset = max(2, feather * 2)
+        canvas.paste((0, 0, 0), (x + offset - 2 * blur, y + offset - 2 * blur), shadow)
+        canvas.paste(inset.convert("RGB"), (x, y), mask)
+
+
+# ---- the engine -------------------------------------------------------------------------------------
+
+
+def parse_ratio(ratio: str) -> tuple[int, int]:
+    """ "1920:1080" -> (1920, 1080). The API validates ratios, so a bad one here is a programming error."""
+    width_text, sep, height_text = ratio.partition(":")
+    if not sep or not width_text.isdigit() or not height_text.isdigit():
+        raise ValueError(f"ratio must look like '1920:1080', got {ratio!r}")
+    width, height = int(width_text), int(height_text)
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ValueError(f"ratio sides must be within 1..{MAX_SIDE}, got {ratio!r}")
+    return width, height
+
+
+def generator_for(model: str, ratio: str, seed: int, prompt: str) -> np.random.Generator:
+    """Seeded from blake2b, not hash(): the latter is salted per process and would break reruns."""
+    digest = hashlib.blake2b(f"{model}|{ratio}|{seed}|{prompt}".encode(), digest_size=32).digest()
+    return np.random.Generator(np.random.PCG64(int.from_bytes(digest, "big")))
+
+
+class ProceduralImageEngine:
+    """Procedural stand-in for text-to-image models; see the module docstring for how prompts steer it."""
+
+    name = "procedural-image"
+
+    def __init__(self, fetch: Callable[[str], bytes] | None = None) -> None:
+        self._fetch = fetch
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        params = request.params
+        ratio = str(params.get("ratio", "1024:1024"))
+        prompt = str(params.get("promptText", ""))
+        width, height = parse_ratio(ratio)
+        context.check_cancelled()
+        references = load_references(
+            params.get("referenceImages") or (), self._fetch, max(width, height) // 2
+        )
+        context.progress(0.1)
+
+        rng = generator_for(request.model, ratio, request.seed, prompt)
+        scale = min(1.0, RENDER_LONG_SIDE / max(width, height))
+        low_w, low_h = max(2, round(width * scale)), max(2, round(height * scale))
+        scene = plan_scene(prompt, rng)
+        image = paint_background(scene, rng, low_h, low_w)
+        context.progress(0.3)
+        paint_shapes(scene, rng, image)
+        context.progress(0.5)
+        apply_texture(scene, rng, image)
+        context.progress(0.65)
+
+        pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        canvas = Image.fromarray(pixels, "RGB")
+        if canvas.size != (width, height):
+            canvas = canvas.resize((width, height), Image.Resampling.BICUBIC)
+        if references:
+            composite_references(canvas, references, rng)
+        context.progress(0.8)
+
+        buffer = io.BytesIO()
+        canvas.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        context.progress(1.0)
+        return [Artifact(filename="output.png", data=buffer.getvalue(), content_type="image/png")]

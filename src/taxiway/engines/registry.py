@@ -1,0 +1,56 @@
+"""Which engine serves which model: the catalog's default, unless configuration maps it elsewhere."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Mapping
+
+from taxiway.catalog import CATALOG
+from taxiway.engines.base import Engine
+
+EngineFactory = Callable[[], Engine]
+
+
+def _procedural_image() -> Engine:
+    from taxiway.engines.offline.procedural_image import ProceduralImageEngine
+
+    return ProceduralImageEngine()
+
+
+BUILTIN: Mapping[str, EngineFactory] = {"procedural-image": _procedural_image}
+
+
+def _load(reference: str) -> Engine:
+    """A built-in engine name, or `package.module:attribute` naming an Engine class or factory."""
+    if reference in BUILTIN:
+        return BUILTIN[reference]()
+    module_name, _, attribute = reference.partition(":")
+    if not attribute:
+        raise ValueError(f"unknown engine {reference!r}; built-in engines: {', '.join(sorted(BUILTIN))}")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    engine: Engine = factory()
+    return engine
+
+
+class EngineRegistry:
+    """Engines are built once, on first use, and shared by every task of the models they serve."""
+
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        self._overrides = dict(overrides or {})
+        unknown = set(self._overrides) - {model_id for _endpoint, model_id in CATALOG}
+        if unknown:
+            raise ValueError(f"engine configuration names unknown models: {', '.join(sorted(unknown))}")
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def engine_name(self, endpoint: str, model_id: str) -> str:
+        return self._overrides.get(model_id) or CATALOG[(endpoint, model_id)].engine
+
+    def get(self, endpoint: str, model_id: str) -> Engine:
+        """Called from worker threads, so that loading weights never blocks the event loop."""
+        reference = self.engine_name(endpoint, model_id)
+        with self._lock:
+            if reference not in self._engines:
+                self._engines[reference] = _load(reference)
+            return self._engines[reference]

@@ -1,0 +1,280 @@
+"""The in-process scheduler: promotes throttled tasks, runs engines in worker threads, records results.
+
+Restart rule: a task found RUNNING at start-up was interrupted. It is queued again (engines are
+deterministic, so the rerun yields the same output) unless it already used `max_task_attempts`
+runs, in which case it fails with `INTERNAL` and its credits are refunded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from taxiway.billing import ledger
+from taxiway.billing.tiers import tier
+from taxiway.clock import utcnow
+from taxiway.db.tables import Organization, Task
+from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.registry import EngineRegistry
+from taxiway.storage.blobs import BlobStore
+from taxiway.tasks import repository
+from taxiway.tasks.service import output_prefix
+from taxiway.tasks.state import TaskStatus, refundable
+
+log = logging.getLogger("taxiway.scheduler")
+
+UNEXPECTED_FAILURE = "An unexpected error occurred."
+PROGRESS_WRITE_INTERVAL = 0.25
+IDLE_POLL_SECONDS = 1.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        engines: EngineRegistry,
+        store: BlobStore,
+        *,
+        workers: int,
+        max_attempts: int,
+    ) -> None:
+        self._sessions = sessions
+        self._engines = engines
+        self._store = store
+        self._workers = workers
+        self._max_attempts = max_attempts
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="taxiway-engine")
+        self._wake = asyncio.Event()
+        self._running: dict[str, threading.Event] = {}
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._progress_written: dict[str, float] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.recover()
+        self._loop_task = asyncio.create_task(self._dispatch_forever(), name="taxiway-dispatch")
+
+    async def stop(self) -> None:
+        """Stop dispatching and ask running engines to stop; their tasks are requeued at next start."""
+        if self._loop_task:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for event in self._running.values():
+            event.set()
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, task_id: str) -> bool:
+        """Signal a running engine to stop at its next progress report. True if it runs here."""
+        event = self._running.get(task_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def recover(self) -> None:
+        async with self._sessions.begin() as session:
+            interrupted = (
+                await session.scalars(select(Task).where(Task.status == TaskStatus.RUNNING.value))
+            ).all()
+            for task in interrupted:
+                if task.attempts >= self._max_attempts:
+                    await self._fail(session, task, "INTERNAL", "The task was interrupted too many times.")
+                    log.warning("task %s failed after %d interrupted runs", task.id, task.attempts)
+                else:
+                    await repository.move(
+                        session, task.id, TaskStatus.PENDING, only_from=(TaskStatus.RUNNING,)
+                    )
+                    log.info("task %s was interrupted; queued again", task.id)
+
+    async def _dispatch_forever(self) -> None:
+        while True:
+            self._wake.clear()  # before dispatching, so a wake-up during dispatch is not lost
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
+
+    async def dispatch_once(self) -> None:
+        await self._promote_throttled()
+        await self._claim_pending()
+
+    async def _promote_throttled(self) -> None:
+        """Move the oldest THROTTLED tasks to PENDING where their organization has free slots."""
+        async with self._sessions.begin() as session:
+            groups = (
+                await session.execute(
+                    select(Task.organization_id, Task.model, Organization.tier)
+                    .join(Organization, Organization.id == Task.organization_id)
+                    .where(Task.status == TaskStatus.THROTTLED.value)
+                    .distinct()
+                )
+            ).all()
+        for organization_id, model, level in groups:
+            async with self._sessions.begin() as session:
+                await ledger.lock_books(session, organization_id)
+                free = tier(level).max_concurrent_generations - await repository.count_active(
+                    session, organization_id, model
+                )
+                if free <= 0:
+                    continue
+                oldest = await session.scalars(
+                    select(Task.id)
+                    .where(
+                        Task.organization_id == organization_id,
+                        Task.model == model,
+                        Task.status == TaskStatus.THROTTLED.value,
+                    )
+                    .order_by(Task.created_at, Task.id)
+                    .limit(free)
+                )
+                for task_id in oldest.all():
+                    await repository.move(
+                        session, task_id, TaskStatus.PENDING, only_from=(TaskStatus.THROTTLED,)
+                    )
+
+    async def _claim_pending(self) -> None:
+        free = self._workers - len(self._running)
+        if free <= 0:
+            return
+        async with self._sessions.begin() as session:
+            candidates = (
+                await session.scalars(
+                    select(Task)
+                    .where(Task.status == TaskStatus.PENDING.value)
+                    .order_by(Task.created_at, Task.id)
+                    .limit(free)
+                )
+            ).all()
+            claimed = []
+            for task in candidates:
+                if await repository.move(
+                    session,
+                    task.id,
+                    TaskStatus.RUNNING,
+                    only_from=(TaskStatus.PENDING,),
+                    attempts=task.attempts + 1,
+                    progress=0.0,
+                    started_at=utcnow(),
+                ):
+                    claimed.append(task)
+        for task in claimed:
+            self._running[task.id] = threading.Event()
+            job = asyncio.create_task(self._execute(task), name=f"taxiway-task-{task.id}")
+            self._jobs.add(job)
+            job.add_done_callback(self._jobs.discard)
+
+    def _progress_reporter(self, task_id: str) -> Callable[[float], None]:
+        loop = asyncio.get_running_loop()
+
+        def report(fraction: float) -> None:
+            now = time.monotonic()
+            if now - self._progress_written.get(task_id, 0.0) < PROGRESS_WRITE_INTERVAL:
+                return
+            self._progress_written[task_id] = now
+            loop.call_soon_threadsafe(self._spawn, self._write_progress(task_id, fraction))
+
+        return report
+
+    def _spawn(self, coroutine: Any) -> None:
+        job = asyncio.ensure_future(coroutine)
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    async def _write_progress(self, task_id: str, fraction: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == TaskStatus.RUNNING.value)
+                .values(progress=round(fraction, 4))
+            )
+
+    def _run_engine(self, task: Task, context: RunContext) -> list[Artifact]:
+        engine = self._engines.get(task.endpoint, task.model)
+        request = EngineRequest(
+            task_id=task.id, endpoint=task.endpoint, model=task.model, params=task.params, seed=task.seed
+        )
+        return engine.run(request, context)
+
+    async def _execute(self, task: Task) -> None:
+        cancel_event = self._running[task.id]
+        context = RunContext(cancel_event=cancel_event, on_progress=self._progress_reporter(task.id))
+        loop = asyncio.get_running_loop()
+        try:
+            artifacts = await loop.run_in_executor(self._executor, self._run_engine, task, context)
+            await self._succeed(task, artifacts)
+        except TaskCancelled:
+            log.info("task %s stopped", task.id)
+        except EngineFailure as failure:
+            async with self._sessions.begin() as session:
+                await self._fail(session, task, failure.code, failure.message)
+        except asyncio.CancelledError:
+            cancel_event.set()  # server shutdown: the task stays RUNNING and is requeued at next start
+            raise
+        except Exception:
+            log.exception("engine failed on task %s", task.id)
+            async with self._sessions.begin() as session:
+                await self._fail(session, task, "INTERNAL", UNEXPECTED_FAILURE)
+        finally:
+            self._running.pop(task.id, None)
+            self._progress_written.pop(task.id, None)
+            self.wake()
+
+    async def _succeed(self, task: Task, artifacts: list[Artifact]) -> None:
+        if not artifacts:
+            raise RuntimeError(f"engine for {task.model} produced no output")
+        prefix = output_prefix(task.id)
+        files = []
+        for artifact in artifacts:
+            key = f"{prefix}/{artifact.filename}"
+            await self._store.put(key, artifact.data)
+            files.append({"key": key, "contentType": artifact.content_type})
+        async with self._sessions.begin() as session:
+            done = await repository.move(
+                session,
+                task.id,
+                TaskStatus.SUCCEEDED,
+                only_from=(TaskStatus.RUNNING,),
+                outputs={"files": files},
+                progress=1.0,
+                cost_credits=task.estimated_credits,
+                finished_at=utcnow(),
+            )
+        if not done:  # cancelled while its outputs were being written
+            await self._store.delete_prefix(prefix)
+
+    async def _fail(self, session: AsyncSession, task: Task, code: str, message: str) -> None:
+        """RUNNING → FAILED, refunded unless the code is one the real API keeps the charge for."""
+        refund = refundable(code)
+        moved = await repository.move(
+            session,
+            task.id,
+            TaskStatus.FAILED,
+            only_from=(TaskStatus.RUNNING,),
+            failure=message,
+            failure_code=code,
+            cost_credits=0 if refund else task.estimated_credits,
+            finished_at=utcnow(),
+        )
+        if moved and refund:
+            await ledger.refund(session, task.organization_id, task.id, task.model)
