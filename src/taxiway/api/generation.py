@@ -25,7 +25,8 @@ router = APIRouter(tags=["generation"])
 SCHEMA_REF = "#/components/schemas/{model}"
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
+async def read_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
+    """The raw body and its parse; only a JSON object passes, whatever the declared content type."""
     raw = await request.body()
     if not raw.strip():
         raise ApiError(400, "Request body is required and must be a JSON object")
@@ -42,13 +43,16 @@ async def read_json_object(request: Request) -> dict[str, Any]:
             "message": f"Invalid input: expected object, received {kind}",
         }
         raise ApiError(400, VALIDATION_FAILED, [issue])
-    return data
+    return raw, data
 
 
-def validate_body(endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The validated body, camelCase and without nulls, as it is stored and handed to engines."""
+def validate_body(endpoint: str, raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
+    """The validated body, camelCase and without nulls, as it is stored and handed to engines.
+
+    Strict JSON validation, like the real API's: `"7"` is not a seed and `1` is not a prompt.
+    """
     try:
-        body = request_adapter(endpoint).validate_python(data)
+        body = request_adapter(endpoint).validate_json(raw, strict=True)
     except ValidationError as exc:
         tags = [m.id for m in ENDPOINTS[endpoint].models]
         raise ApiError(400, VALIDATION_FAILED, body_issues(exc.errors(), data, tags)) from None
@@ -58,7 +62,7 @@ def validate_body(endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def _route(endpoint: EndpointSpec) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
-        params = validate_body(endpoint.name, await read_json_object(request))
+        params = validate_body(endpoint.name, *await read_json_object(request))
         spec = model_spec(endpoint.name, params["model"])
         try:
             async with state.sessions.begin() as session:

@@ -202,11 +202,13 @@ class Scheduler:
         job.add_done_callback(self._jobs.discard)
 
     async def _write_progress(self, task_id: str, fraction: float) -> None:
+        """Writes may land out of order, so the guard keeps progress from ever going back."""
+        value = round(fraction, 4)
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.status == TaskStatus.RUNNING.value)
-                .values(progress=round(fraction, 4))
+                .where(Task.id == task_id, Task.status == TaskStatus.RUNNING.value, Task.progress < value)
+                .values(progress=value)
             )
 
     def _run_engine(self, task: Task, context: RunContext) -> list[Artifact]:

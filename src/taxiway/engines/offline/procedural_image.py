@@ -17,7 +17,6 @@ Data-URI reference images are composited as feathered insets; other URIs need a 
 from __future__ import annotations
 
 import base64
-import binascii
 import colorsys
 import hashlib
 import io
@@ -384,9 +383,8 @@ def _data_uri_bytes(uri: str) -> bytes:
 
 def _open_image(data: bytes, max_side: int) -> Image.Image:
     with Image.open(io.BytesIO(data)) as opened:
-        opened.draft(
-            "RGB", (max_side, max_side)
-        )  # JPEG decodes at reduced scale: big phone photos stay cheap
+        # JPEG decodes at a reduced scale here, so a large phone photo stays cheap.
+        opened.draft("RGB", (max_side, max_side))
         image = ImageOps.exif_transpose(opened).convert("RGBA")
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image
@@ -409,7 +407,8 @@ def load_references(
             images.append(_open_image(data, max_side))
         except EngineFailure:
             raise
-        except (ValueError, binascii.Error, OSError, Image.DecompressionBombError) as error:
+        # binascii.Error is a ValueError; Pillow reports broken or unknown data as OSError.
+        except (ValueError, OSError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
             raise EngineFailure(
                 "ASSET.INVALID", f"referenceImages[{index}] could not be decoded as an image"
             ) from error
@@ -453,7 +452,7 @@ def composite_references(
 
 
 def parse_ratio(ratio: str) -> tuple[int, int]:
-    """ "1920:1080" -> (1920, 1080). The API validates ratios, so a bad one here is a programming error."""
+    """Parse "W:H". The API validates ratios before submission, so a bad one here is a programming error."""
     width_text, sep, height_text = ratio.partition(":")
     if not sep or not width_text.isdigit() or not height_text.isdigit():
         raise ValueError(f"ratio must look like '1920:1080', got {ratio!r}")
@@ -484,7 +483,7 @@ class ProceduralImageEngine:
         width, height = parse_ratio(ratio)
         context.check_cancelled()
         references = load_references(
-            params.get("referenceImages") or (), self._fetch, max(width, height) // 2
+            params.get("referenceImages") or (), self._fetch, max(64, max(width, height) // 2)
         )
         context.progress(0.1)
 

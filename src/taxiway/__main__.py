@@ -1,0 +1,5 @@
+"""`python -m taxiway` runs the CLI."""
+
+from taxiway.cli import app
+
+app()

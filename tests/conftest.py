@@ -1,0 +1,49 @@
+"""Shared fixtures: live servers in subprocesses and official SDK clients pointed at them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import runwayml.lib.polling
+from runwayml import RunwayML
+
+from support.clients import sdk
+from support.server import Server
+
+
+@pytest.fixture(autouse=True)
+def fast_sdk_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK polls every 6 s ± 1.5 s; the tests keep its logic and shorten the wait."""
+    monkeypatch.setattr(runwayml.lib.polling, "POLL_TIME", 0.2)
+    monkeypatch.setattr(runwayml.lib.polling, "POLL_JITTER", 0.0)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One shared server with the default offline engines."""
+    srv = Server(tmp_path_factory.mktemp("server")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Servers of a test's own, e.g. with slow engines; all stopped when the test ends."""
+    started: list[Server] = []
+
+    def make(**env: str) -> Server:
+        index = len(started)
+        srv = Server(tmp_path / f"server{index}", env=dict(env))
+        started.append(srv.start())
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> RunwayML:
+    return sdk(server)

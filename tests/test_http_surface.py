@@ -1,0 +1,272 @@
+"""Auth, version header, error bodies, routing and body limits, as the real API answers them."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from runwayml import AuthenticationError, BadRequestError, NotFoundError, RunwayML
+
+from support.clients import sdk
+from support.server import Server
+
+VERSION = {"X-Runway-Version": "2024-11-06"}
+
+
+def headers(server: Server, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.key}", **VERSION, **extra}
+
+
+def test_missing_key_is_401(server: Server) -> None:
+    response = httpx.get(f"{server.base_url}/v1/tasks/anything", headers=VERSION)
+    assert response.status_code == 401
+    assert set(response.json()) == {"error"}
+
+
+def test_unknown_key_is_401_through_sdk(server: Server) -> None:
+    client = sdk(server, key="key_" + "0" * 128)
+    with pytest.raises(AuthenticationError):
+        client.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1024:1024")
+    with pytest.raises(AuthenticationError):
+        sdk(server, key="not-a-key").tasks.retrieve("x")
+
+
+def test_revoked_key_is_401(server: Server) -> None:
+    plain = server.cli("keys", "create", "--org", "default", "--name", "short-lived").strip()
+    client = sdk(server, key=plain)
+    with pytest.raises(NotFoundError):
+        client.tasks.retrieve("no-such-task")
+    listing = server.cli("keys", "list", "--org", "default")
+    assert plain[:12] in listing and plain not in listing
+    server.cli("keys", "revoke", plain[:12])
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            client.tasks.retrieve("no-such-task")
+        except AuthenticationError:
+            break
+        except NotFoundError:
+            time.sleep(0.2)
+    else:
+        pytest.fail("revoked key still accepted")
+
+
+@pytest.mark.parametrize("version", [None, "2023-01-01", ""])
+def test_missing_or_unknown_version_is_400(server: Server, version: str | None) -> None:
+    sent = {"Authorization": f"Bearer {server.key}"}
+    if version is not None:
+        sent["X-Runway-Version"] = version
+    response = httpx.get(f"{server.base_url}/v1/tasks/x", headers=sent)
+    assert response.status_code == 400
+    assert "X-Runway-Version" in response.json()["error"] or "version" in response.json()["error"]
+
+
+def test_sdk_with_unsupported_version_gets_bad_request(server: Server) -> None:
+    client = RunwayML(
+        base_url=server.base_url, api_key=server.key, runway_version="2020-01-01", max_retries=0
+    )
+    with pytest.raises(BadRequestError):
+        client.tasks.retrieve("x")
+
+
+def test_unknown_task_is_404_with_real_body(client: RunwayML) -> None:
+    with pytest.raises(NotFoundError) as info:
+        client.tasks.retrieve("3086d332-1963-4c9d-8103-0f90efa72e20")
+    assert info.value.body == {"error": "Could not find Task"}
+
+
+def test_unknown_route_is_404_json(server: Server) -> None:
+    response = httpx.post(f"{server.base_url}/v1/make_coffee", headers=headers(server), json={})
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found"}
+
+
+def test_wrong_method_is_405_json(server: Server) -> None:
+    response = httpx.put(f"{server.base_url}/v1/tasks/x", headers=headers(server))
+    assert response.status_code == 405
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "code"),
+    [
+        ({"model": "gen4_image", "ratio": "1920:1080"}, ["promptText"], "invalid_type"),
+        ({"model": "gen4_image", "promptText": "x", "ratio": "1:1"}, ["ratio"], "invalid_value"),
+        ({"model": "gen4_image", "promptText": "", "ratio": "1920:1080"}, ["promptText"], "too_small"),
+        ({"model": "gen4_image", "promptText": "é" * 1001, "ratio": "1920:1080"}, ["promptText"], "custom"),
+        ({"model": "gen4_image", "promptText": "x", "ratio": "1920:1080", "seed": -1}, ["seed"], "too_small"),
+        (
+            {"model": "gen4_image", "promptText": "x", "ratio": "1920:1080", "seed": "7"},
+            ["seed"],
+            "invalid_type",
+        ),
+        (
+            {"model": "gen4_image", "promptText": "x", "ratio": "1920:1080", "colour": 1},
+            [],
+            "unrecognized_keys",
+        ),
+        (
+            {"model": "gen4_image_turbo", "promptText": "x", "ratio": "1920:1080"},
+            ["referenceImages"],
+            "invalid_type",
+        ),
+        (
+            {
+                "model": "gen4_image",
+                "promptText": "x",
+                "ratio": "1920:1080",
+                "referenceImages": [{"uri": "a"}] * 4,
+            },
+            ["referenceImages"],
+            "too_big",
+        ),
+        (
+            {
+                "model": "gen4_image",
+                "promptText": "x",
+                "ratio": "1920:1080",
+                "referenceImages": [{"uri": "a", "tag": "1x"}],
+            },
+            ["referenceImages", 0, "tag"],
+            "invalid_format",
+        ),
+        ({"model": "gen5_dream", "promptText": "x", "ratio": "1920:1080"}, ["model"], "invalid_union"),
+        ({"promptText": "x"}, ["model"], "invalid_union"),
+    ],
+)
+def test_bad_fields_are_400_naming_the_field(
+    client: RunwayML, body: dict[str, object], path: list[object], code: str
+) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.post("/v1/text_to_image", body=body, cast_to=object)
+    error = info.value.body
+    assert isinstance(error, dict)
+    assert error["error"] == "Validation of body failed"
+    assert any(issue["path"] == path and issue["code"] == code for issue in error["issues"]), error
+
+
+def test_unknown_model_lists_the_endpoint_models(client: RunwayML) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.post("/v1/text_to_image", body={"model": "nope"}, cast_to=object)
+    message = str(info.value.body)
+    for model in ("gen4_image", "gen4_image_turbo", "gemini_2.5_flash"):
+        assert model in message
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"not json", "application/json"),
+        (b"", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'"text"', "application/json"),
+        (b"\xff\xfe\x00", "application/json"),
+        (b"a=1&b=2", "application/x-www-form-urlencoded"),
+        (b'{"model": ', "application/json"),
+    ],
+)
+def test_malformed_bodies_are_400_never_500(server: Server, content: bytes, content_type: str) -> None:
+    response = httpx.post(
+        f"{server.base_url}/v1/text_to_image",
+        headers=headers(server, **{"Content-Type": content_type}),
+        content=content,
+    )
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_json_without_content_type_is_accepted(server: Server) -> None:
+    response = httpx.post(
+        f"{server.base_url}/v1/text_to_image",
+        headers=headers(server, **{"Content-Type": "text/plain"}),
+        content=b'{"model": "gen4_image", "promptText": "curl forgot the header", "ratio": "1024:1024"}',
+    )
+    assert response.status_code == 200
+    assert set(response.json()) == {"id", "estimatedCost"}
+
+
+def test_oversized_body_is_413(server: Server) -> None:
+    big = b'{"model": "gen4_image", "promptText": "' + b"x" * (33 * 1024 * 1024) + b'"}'
+    response = httpx.post(f"{server.base_url}/v1/text_to_image", headers=headers(server), content=big)
+    assert response.status_code == 413
+    assert "error" in response.json()
+
+
+def test_oversized_chunked_body_is_413(server: Server) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"model": "gen4_image", "promptText": "'
+        for _ in range(40):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = httpx.post(f"{server.base_url}/v1/text_to_image", headers=headers(server), content=chunks())
+    assert response.status_code == 413
+
+
+def test_openapi_and_docs(server: Server) -> None:
+    schema = httpx.get(f"{server.base_url}/openapi.json").json()
+    body = schema["paths"]["/v1/text_to_image"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    assert body["discriminator"]["propertyName"] == "model"
+    assert {"gen4_image", "gen4_image_turbo", "gemini_2.5_flash"} <= set(body["discriminator"]["mapping"])
+    assert "/v1/tasks/{task_id}" in schema["paths"]
+    assert httpx.get(f"{server.base_url}/docs").status_code == 200
+
+
+def test_output_urls_are_signed(client: RunwayML) -> None:
+    task = client.text_to_image.create(
+        model="gen4_image", prompt_text="signed", ratio="1024:1024"
+    ).wait_for_task_output(timeout=60)
+    url = task.output[0]
+    assert httpx.get(url).status_code == 200
+    forged = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
+    assert httpx.get(forged).status_code == 403
+    other_key = url.replace("output.png", "other.png")
+    assert httpx.get(other_key).status_code == 403
+    extended = url.replace("exp=", "exp=9")
+    assert httpx.get(extended).status_code == 403
+    assert httpx.get(url.split("?")[0]).status_code == 400
+
+
+def test_output_urls_expire(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(TAXIWAY_OUTPUT_URL_TTL_SECONDS="1")
+    task = (
+        sdk(server)
+        .text_to_image.create(model="gen4_image", prompt_text="ephemeral", ratio="1024:1024")
+        .wait_for_task_output(timeout=60)
+    )
+    import time
+
+    time.sleep(2.1)
+    assert httpx.get(task.output[0]).status_code == 403
+    fresh = sdk(server).tasks.retrieve(task.id)
+    assert fresh.status == "SUCCEEDED"
+    assert httpx.get(fresh.output[0]).status_code == 200
+
+
+def test_other_organization_sees_404(server: Server, client: RunwayML) -> None:
+    server.cli("orgs", "create", "rival", "--tier", "2", "--credits", "100")
+    rival_key = server.cli("keys", "create", "--org", "rival").strip()
+    rival = sdk(server, key=rival_key)
+    task = client.text_to_image.create(model="gen4_image", prompt_text="mine", ratio="1024:1024")
+    with pytest.raises(NotFoundError):
+        rival.tasks.retrieve(task.id)
+    with pytest.raises(NotFoundError):
+        rival.tasks.delete(task.id)
+    assert client.tasks.retrieve(task.id).id == task.id
+    listing = server.cli("orgs", "list")
+    assert "rival" in listing and "default" in listing
+
+
+def test_insufficient_credits_is_400_and_creates_nothing(server: Server) -> None:
+    server.cli("orgs", "create", "broke", "--credits", "3")
+    broke = sdk(server, key=server.cli("keys", "create", "--org", "broke").strip())
+    with pytest.raises(BadRequestError) as info:
+        broke.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
+    assert info.value.body == {"error": "You do not have enough credits to run this task."}
+    task = broke.text_to_image.create(
+        model="gen4_image_turbo", prompt_text="x", ratio="1024:1024", reference_images=[{"uri": "data:,"}]
+    )
+    assert task.estimated_cost.credits == 2
