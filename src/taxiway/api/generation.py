@@ -57,6 +57,13 @@ def validate_body(endpoint: str, raw: bytes, data: dict[str, Any]) -> dict[str, 
         tags = [m.id for m in ENDPOINTS[endpoint].models]
         raise ApiError(400, VALIDATION_FAILED, body_issues(exc.errors(), data, tags)) from None
     params: dict[str, Any] = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    problems = model_spec(endpoint, params["model"]).violations(params)
+    if problems:
+        issues = [
+            {"code": "custom", "path": path, "message": f"{'.'.join(map(str, path))}: {message}"}
+            for path, message in problems
+        ]
+        raise ApiError(400, VALIDATION_FAILED, issues)
     return params
 
 

@@ -73,8 +73,11 @@ async def reserve(session: AsyncSession, organization_id: str, task_id: str, mod
     )
 
 
-async def refund(session: AsyncSession, organization_id: str, task_id: str, model: str) -> int:
-    """Return a task's reservation, once: the (task, kind) uniqueness makes a repeat a no-op."""
+async def refund(
+    session: AsyncSession, organization_id: str, task_id: str, model: str, amount: int | None = None
+) -> int:
+    """Return a task's reservation (or `amount` of it), once: the (task, kind) uniqueness makes a
+    repeat a no-op."""
     await lock_books(session, organization_id)
     already = await session.scalar(
         select(LedgerEntry.id).where(LedgerEntry.task_id == task_id, LedgerEntry.kind == EntryKind.REFUND)
@@ -86,8 +89,8 @@ async def refund(session: AsyncSession, organization_id: str, task_id: str, mode
             LedgerEntry.task_id == task_id, LedgerEntry.kind == EntryKind.RESERVE
         )
     )
-    amount = -int(reserved or 0)
-    if amount:
+    amount = min(-int(reserved or 0), -int(reserved or 0) if amount is None else amount)
+    if amount > 0:
         session.add(
             LedgerEntry(
                 organization_id=organization_id,

@@ -48,3 +48,59 @@ Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 
 def reference_images(min_items: int, max_items: int) -> Any:
     return Annotated[list[ReferenceImage], Field(min_length=min_items, max_length=max_items)]
+
+
+Uri = Annotated[str, Field(min_length=1, max_length=16_777_216)]
+
+
+class KeyframeFirst(StrictModel):
+    uri: Uri
+    position: Literal["first"]
+
+
+class Keyframe(StrictModel):
+    uri: Uri
+    position: Literal["first", "last"]
+
+
+class KeyframeOrReference(StrictModel):
+    """seedance-style prompt image: with `position` a keyframe, without it a reference image."""
+
+    uri: Uri
+    position: Literal["first", "last"] | None = None
+
+
+class ImageUri(StrictModel):
+    uri: Uri
+
+
+class TypedImage(StrictModel):
+    type: Literal["image"]
+    uri: Uri
+
+
+class TypedVideo(StrictModel):
+    type: Literal["video"]
+    uri: Uri
+
+
+class TypedAudio(StrictModel):
+    type: Literal["audio"]
+    uri: Uri
+
+
+def prompt_image(item: type[StrictModel], max_items: int) -> Any:
+    """A bare URI string (the first frame) or a list of keyframe/reference objects."""
+    return Uri | Annotated[list[item], Field(min_length=1, max_length=max_items)]  # type: ignore[valid-type]
+
+
+def listed(item: Any, max_items: int, min_items: int = 0) -> Any:
+    return Annotated[list[item], Field(min_length=min_items, max_length=max_items)]
+
+
+def int_range(low: int, high: int) -> Any:
+    return Annotated[int, Field(ge=low, le=high)]
+
+
+def one_of(*values: Any) -> Any:
+    return Literal[values]

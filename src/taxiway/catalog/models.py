@@ -1,14 +1,12 @@
-"""Catalog entries. Add a model here and validation, pricing, docs and the CLI listing follow."""
+"""The catalog's vocabulary: what a model, its price, duration and media inputs are, as data types."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
-
-from taxiway.catalog.fields import ContentModeration, Seed, prompt_text, reference_images
+from typing import Any
 
 
 class OutputKind(StrEnum):
@@ -18,32 +16,135 @@ class OutputKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Duration:
+    """How long a model's output is, for pricing before and after the run.
+
+    `default` applies when the request has no `duration`; `"auto"` is estimated at `auto_max`;
+    models whose output follows an input's length (`from_input`) are estimated at `max_input`
+    and billed on the output's real length, like the real API's `auto` refunds.
+    """
+
+    default: float | None = None
+    auto_max: float | None = None
+    from_input: str | None = None
+    max_input: float | None = None
+
+    def estimate(self, params: Mapping[str, Any]) -> float:
+        value = params.get("duration")
+        if value == "auto":
+            return float(self.auto_max or 0)
+        if isinstance(value, int | float):
+            return float(value)
+        if self.from_input and self.max_input is not None:
+            return self.max_input
+        return float(self.default or 0)
+
+    def billed_on_output(self, params: Mapping[str, Any]) -> bool:
+        return params.get("duration") == "auto" or (self.from_input is not None and "duration" not in params)
+
+
+@dataclass(frozen=True)
 class Price:
-    """Credits for one task: a flat amount per image or per second, optionally by ratio."""
+    """Credits per image (optionally by ratio) or per second (optionally more with audio or by format)."""
 
     per_image: int = 0
-    per_second: float = 0.0
     by_ratio: Mapping[str, int] = field(default_factory=dict)
+    per_second: float = 0.0
+    per_second_with_audio: float | None = None
+    audio_default: bool = False
+    # Extra credits per second for non-default `outputFormat` values.
+    format_surcharge: Mapping[str, float] = field(default_factory=dict)
 
-    def credits(self, params: Mapping[str, Any]) -> int:
+    def credits(self, params: Mapping[str, Any], seconds: float) -> int:
         if self.by_ratio and params.get("ratio") in self.by_ratio:
             return self.by_ratio[params["ratio"]]
-        if self.per_second:
-            return math.ceil(self.per_second * float(params.get("duration") or 0))
-        return self.per_image
+        if not self.per_second:
+            return self.per_image
+        rate = self.per_second
+        if self.per_second_with_audio is not None and params.get("audio", self.audio_default):
+            rate = self.per_second_with_audio
+        rate += self.format_surcharge.get(params.get("outputFormat", ""), 0.0)
+        return math.ceil(rate * seconds - 1e-9)
 
     def describe(self) -> str:
         if self.by_ratio:
-            amounts = sorted(set(self.by_ratio.values()))
-            return "/".join(str(a) for a in amounts) + " credits per image (by ratio)"
+            return (
+                "/".join(str(a) for a in sorted(set(self.by_ratio.values()))) + " credits per image by ratio"
+            )
         if self.per_second:
-            return f"{self.per_second:g} credits per second"
+            text = f"{self.per_second:g} credits/s"
+            if self.per_second_with_audio is not None:
+                text += f" ({self.per_second_with_audio:g} with audio)"
+            return text
         return f"{self.per_image} credits per image"
+
+
+class AssetKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+@dataclass(frozen=True)
+class AssetField:
+    """Where a media URI sits in a body, e.g. `promptImage`, `promptImage[].uri`, `character.uri`.
+
+    `kind` None means the sibling `type` field names the kind (`{"type": "video", "uri": ...}`).
+    Duration bounds apply per asset; `total_seconds` bounds the sum over a list field.
+    """
+
+    path: str
+    kind: AssetKind | None
+    min_seconds: float | None = None
+    max_seconds: float | None = None
+    total_seconds: float | None = None
+    min_short_side: int | None = None
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    path: list[str | int]
+    uri: str
+    kind: AssetKind
+    rule: AssetField
+
+
+def iter_assets(params: Mapping[str, Any], fields: tuple[AssetField, ...]) -> Iterator[AssetRef]:
+    """Every media URI in a validated body, with its JSON path and kind."""
+    for rule in fields:
+        yield from _walk(params, rule.path.split("."), [], rule)
+
+
+def _walk(node: Any, steps: list[str], path: list[str | int], rule: AssetField) -> Iterator[AssetRef]:
+    if not steps:
+        if isinstance(node, str):
+            yield AssetRef(path, node, rule.kind or AssetKind.IMAGE, rule)
+        return
+    step, rest = steps[0], steps[1:]
+    is_list = step.endswith("[]")
+    key = step.removesuffix("[]")
+    if not isinstance(node, Mapping) or key not in node:
+        return
+    value = node[key]
+    if is_list:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _walk(item, rest, [*path, key, index], rule)
+        return
+    if not rest and isinstance(value, str) and rule.kind is None:
+        kind = AssetKind(node.get("type", "image"))
+        yield AssetRef([*path, key], value, kind, rule)
+        return
+    yield from _walk(value, rest, [*path, key], rule)
+
+
+# A cross-field rule: returns (path, message) for each violation; the API answers 400 with them.
+Check = Callable[[Mapping[str, Any]], list[tuple[list[str | int], str]]]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model as one endpoint serves it."""
+    """One model as one endpoint serves it: its request fields, price, inputs and default engine."""
 
     id: str
     endpoint: str
@@ -51,12 +152,26 @@ class ModelSpec:
     price: Price
     engine: str
     ratios: tuple[str, ...] = ()
-    # Extra request fields beyond `model`: name -> (annotation, default or ... when required).
+    # Request fields beyond `model`: name -> (annotation, default, or ... when required).
     fields: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    duration: Duration = field(default_factory=Duration)
+    assets: tuple[AssetField, ...] = ()
+    checks: tuple[Check, ...] = ()
+    legacy: bool = False
     description: str = ""
 
     def estimated_credits(self, params: Mapping[str, Any]) -> int:
-        return self.price.credits(params)
+        return self.price.credits(params, self.duration.estimate(params))
+
+    def final_credits(self, params: Mapping[str, Any], output_seconds: float | None) -> int:
+        """What a success costs: the estimate, or the output's real length where that is the rule."""
+        estimate = self.estimated_credits(params)
+        if output_seconds is None or not self.duration.billed_on_output(params):
+            return estimate
+        return min(estimate, self.price.credits(params, output_seconds))
+
+    def violations(self, params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+        return [problem for check in self.checks for problem in check(params)]
 
     @staticmethod
     def size_of(ratio: str) -> tuple[int, int]:
@@ -68,86 +183,9 @@ class ModelSpec:
 class EndpointSpec:
     name: str
     summary: str
+    output: OutputKind
     models: tuple[ModelSpec, ...]
 
     @property
     def path(self) -> str:
         return f"/v1/{self.name}"
-
-
-GEN4_IMAGE_1080P = (
-    "1920:1080", "1080:1920", "1024:1024", "1360:768", "1080:1080",
-    "1168:880", "1440:1080", "1080:1440", "1808:768", "2112:912",
-)  # fmt: skip
-GEN4_IMAGE_720P = ("1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720")
-GEMINI_FLASH_RATIOS = (
-    "1344:768", "768:1344", "1024:1024", "1184:864", "864:1184",
-    "1536:672", "832:1248", "1248:832", "896:1152", "1152:896",
-)  # fmt: skip
-
-
-def _ratio_field(ratios: tuple[str, ...]) -> Any:
-    return Literal[ratios]
-
-
-TEXT_TO_IMAGE = EndpointSpec(
-    name="text_to_image",
-    summary="Generate an image from a text prompt and optional reference images.",
-    models=(
-        ModelSpec(
-            id="gen4_image",
-            endpoint="text_to_image",
-            output=OutputKind.IMAGE,
-            engine="procedural-image",
-            ratios=GEN4_IMAGE_1080P + GEN4_IMAGE_720P,
-            price=Price(by_ratio={**dict.fromkeys(GEN4_IMAGE_720P, 5), **dict.fromkeys(GEN4_IMAGE_1080P, 8)}),
-            fields={
-                "prompt_text": (prompt_text(1000), ...),
-                "ratio": (_ratio_field(GEN4_IMAGE_1080P + GEN4_IMAGE_720P), ...),
-                "reference_images": (reference_images(0, 3) | None, None),
-                "content_moderation": (ContentModeration | None, None),
-                "seed": (Seed | None, None),
-            },
-            description="Runway Gen-4 Image: 5 credits at 720p ratios, 8 at 1080p ratios.",
-        ),
-        ModelSpec(
-            id="gen4_image_turbo",
-            endpoint="text_to_image",
-            output=OutputKind.IMAGE,
-            engine="procedural-image",
-            ratios=GEN4_IMAGE_1080P + GEN4_IMAGE_720P,
-            price=Price(per_image=2),
-            fields={
-                "prompt_text": (prompt_text(1000), ...),
-                "ratio": (_ratio_field(GEN4_IMAGE_1080P + GEN4_IMAGE_720P), ...),
-                "reference_images": (reference_images(1, 3), ...),
-                "content_moderation": (ContentModeration | None, None),
-                "seed": (Seed | None, None),
-            },
-            description="Runway Gen-4 Image Turbo: 1 to 3 reference images required, 2 credits.",
-        ),
-        ModelSpec(
-            id="gemini_2.5_flash",
-            endpoint="text_to_image",
-            output=OutputKind.IMAGE,
-            engine="procedural-image",
-            ratios=GEMINI_FLASH_RATIOS,
-            price=Price(per_image=5),
-            fields={
-                "prompt_text": (str, ...),
-                "ratio": (_ratio_field(GEMINI_FLASH_RATIOS), ...),
-                "reference_images": (reference_images(0, 3) | None, None),
-            },
-            description="Gemini 2.5 Flash Image: 5 credits.",
-        ),
-    ),
-)
-
-ENDPOINTS: Mapping[str, EndpointSpec] = {spec.name: spec for spec in (TEXT_TO_IMAGE,)}
-CATALOG: Mapping[tuple[str, str], ModelSpec] = {
-    (spec.name, model.id): model for spec in ENDPOINTS.values() for model in spec.models
-}
-
-
-def model_spec(endpoint: str, model_id: str) -> ModelSpec:
-    return CATALOG[(endpoint, model_id)]

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, TypeAdapter, create_model
 
 from taxiway.catalog.fields import StrictModel
-from taxiway.catalog.models import ENDPOINTS, ModelSpec
+from taxiway.catalog.index import ENDPOINTS
+from taxiway.catalog.models import ModelSpec
 
 
 def _class_name(endpoint: str, model_id: str) -> str:

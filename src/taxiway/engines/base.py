@@ -17,6 +17,15 @@ class EngineRequest:
     params: Mapping[str, Any]
     # Resolved seed: the request's, or one drawn at submission and stored, so reruns are identical.
     seed: int
+    # Bytes of every media input the params reference (data URIs, uploads, HTTPS URLs), by URI,
+    # fetched and probed before the engine starts so engines never do network I/O.
+    assets: Mapping[str, bytes] = field(default_factory=dict)
+
+    def asset(self, uri: str) -> bytes:
+        try:
+            return self.assets[uri]
+        except KeyError:
+            raise EngineFailure("ASSET.INVALID", "an input asset could not be loaded") from None
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,8 @@ class Artifact:
     filename: str
     data: bytes
     content_type: str
+    # Length of a video or audio output, for models billed on what they really produced.
+    seconds: float | None = None
 
 
 class TaskCancelled(Exception):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.billing import ledger
 from taxiway.billing.tiers import tier
+from taxiway.catalog import model_spec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Organization, Task
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
@@ -251,6 +252,8 @@ class Scheduler:
             key = f"{prefix}/{artifact.filename}"
             await self._store.put(key, artifact.data)
             files.append({"key": key, "contentType": artifact.content_type})
+        seconds = max((a.seconds for a in artifacts if a.seconds is not None), default=None)
+        cost = model_spec(task.endpoint, task.model).final_credits(task.params, seconds)
         async with self._sessions.begin() as session:
             done = await repository.move(
                 session,
@@ -259,9 +262,14 @@ class Scheduler:
                 only_from=(TaskStatus.RUNNING,),
                 outputs={"files": files},
                 progress=1.0,
-                cost_credits=task.estimated_credits,
+                cost_credits=cost,
                 finished_at=utcnow(),
             )
+            if done and cost < task.estimated_credits:
+                # Held at the maximum (e.g. `duration: "auto"`), billed on what was produced.
+                await ledger.refund(
+                    session, task.organization_id, task.id, task.model, task.estimated_credits - cost
+                )
         if not done:  # cancelled while its outputs were being written
             await self._store.delete_prefix(prefix)
 

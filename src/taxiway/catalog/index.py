@@ -1,0 +1,18 @@
+"""The assembled catalog: every endpoint and every (endpoint, model) pair."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from taxiway.catalog.image_models import TEXT_TO_IMAGE
+from taxiway.catalog.models import EndpointSpec, ModelSpec
+from taxiway.catalog.video_models import VIDEO_ENDPOINTS
+
+ENDPOINTS: Mapping[str, EndpointSpec] = {spec.name: spec for spec in (TEXT_TO_IMAGE, *VIDEO_ENDPOINTS)}
+CATALOG: Mapping[tuple[str, str], ModelSpec] = {
+    (spec.name, model.id): model for spec in ENDPOINTS.values() for model in spec.models
+}
+
+
+def model_spec(endpoint: str, model_id: str) -> ModelSpec:
+    return CATALOG[(endpoint, model_id)]
