@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from taxiway.clock import iso_millis
-from taxiway.db.tables import Task
 from taxiway.tasks.state import TaskStatus
 
 
@@ -80,7 +79,30 @@ class ErrorBody(_Out):
     docUrl: str | None = None
 
 
-def render_task(task: Task, output_urls: list[str]) -> dict[str, Any]:
+class TaskLike(Protocol):
+    """A task row as the view needs it: an ORM `Task` or a Core row of the same columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def estimated_credits(self) -> int: ...
+    @property
+    def cost_credits(self) -> int | None: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def outputs(self) -> dict[str, Any] | None: ...
+    @property
+    def failure(self) -> str | None: ...
+    @property
+    def failure_code(self) -> str | None: ...
+
+
+def render_task(task: TaskLike, output_urls: list[str]) -> dict[str, Any]:
     """The JSON of `GET /v1/tasks/{id}`: exactly the fields the SDK defines for the task's status."""
     status = TaskStatus(task.status)
     body: dict[str, Any] = {"id": task.id, "createdAt": iso_millis(task.created_at), "status": status.value}

@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
-from taxiway.api.schemas import ErrorBody, TaskView, render_task
-from taxiway.db.tables import Task
+from taxiway.api.schemas import ErrorBody, TaskLike, TaskView, render_task
 from taxiway.tasks import repository, service
 from taxiway.tasks.state import TaskStatus
 
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 TASK_NOT_FOUND = "Could not find Task"
 
 
-def output_urls(request: Request, state: State, task: Task) -> list[str]:
+def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
     if not task.outputs:
         return []
     base = (
@@ -38,8 +37,8 @@ def output_urls(request: Request, state: State, task: Task) -> list[str]:
     summary="Get a task: its status, progress, cost and, once succeeded, signed output URLs.",
 )
 async def get_task(task_id: str, request: Request, principal: CurrentPrincipal, state: State) -> Response:
-    async with state.sessions() as session:
-        task = await repository.get_visible(session, principal.organization_id, task_id)
+    async with state.engine.connect() as connection:
+        task = await repository.read_view(connection, principal.organization_id, task_id)
     if task is None:
         raise ApiError(404, TASK_NOT_FOUND)
     return JSONResponse(render_task(task, output_urls(request, state, task)))

@@ -19,12 +19,11 @@ class OutputKind(StrEnum):
 class Duration:
     """How long a model's output is, for pricing before and after the run.
 
-    `default` applies when the request has no `duration`; `"auto"` is estimated at `auto_max`;
-    models whose output follows an input's length (`from_input`) are estimated at `max_input`
-    and billed on the output's real length, like the real API's `auto` refunds.
+    `"auto"` is estimated at `auto_max`; models whose output follows an input's length
+    (`from_input`) are estimated at `max_input` and billed on the output's real length, like the
+    real API's `auto` refunds. A default duration is one of the model's `defaults`.
     """
 
-    default: float | None = None
     auto_max: float | None = None
     from_input: str | None = None
     max_input: float | None = None
@@ -37,7 +36,7 @@ class Duration:
             return float(value)
         if self.from_input and self.max_input is not None:
             return self.max_input
-        return float(self.default or 0)
+        return 0.0
 
     def billed_on_output(self, params: Mapping[str, Any]) -> bool:
         return params.get("duration") == "auto" or (self.from_input is not None and "duration" not in params)
@@ -155,20 +154,27 @@ class ModelSpec:
     # Request fields beyond `model`: name -> (annotation, default, or ... when required).
     fields: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     duration: Duration = field(default_factory=Duration)
+    # Values the model uses for optional fields the request leaves out (duration, audio, ratio…).
+    defaults: Mapping[str, Any] = field(default_factory=dict)
     assets: tuple[AssetField, ...] = ()
     checks: tuple[Check, ...] = ()
     legacy: bool = False
     description: str = ""
 
+    def effective(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The request with the model's defaults filled in: what engines and prices work from."""
+        return {**self.defaults, **params}
+
     def estimated_credits(self, params: Mapping[str, Any]) -> int:
-        return self.price.credits(params, self.duration.estimate(params))
+        effective = self.effective(params)
+        return self.price.credits(effective, self.duration.estimate(effective))
 
     def final_credits(self, params: Mapping[str, Any], output_seconds: float | None) -> int:
         """What a success costs: the estimate, or the output's real length where that is the rule."""
         estimate = self.estimated_credits(params)
         if output_seconds is None or not self.duration.billed_on_output(params):
             return estimate
-        return min(estimate, self.price.credits(params, output_seconds))
+        return min(estimate, self.price.credits(self.effective(params), output_seconds))
 
     def violations(self, params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
         return [problem for check in self.checks for problem in check(params)]

@@ -215,7 +215,11 @@ class Scheduler:
     def _run_engine(self, task: Task, context: RunContext) -> list[Artifact]:
         engine = self._engines.get(task.endpoint, task.model)
         request = EngineRequest(
-            task_id=task.id, endpoint=task.endpoint, model=task.model, params=task.params, seed=task.seed
+            task_id=task.id,
+            endpoint=task.endpoint,
+            model=task.model,
+            params=model_spec(task.endpoint, task.model).effective(task.params),
+            seed=task.seed,
         )
         return engine.run(request, context)
 

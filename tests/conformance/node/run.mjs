@@ -1,0 +1,25 @@
+// Drives taxiway with the official Node SDK. Reads {baseURL, apiKey, calls: [{resource, params}]} as
+// JSON on stdin; creates every task, waits for each with the SDK's own waitForTaskOutput, and prints
+// one JSON result per call: {ok, task} or {ok: false, status, error}.
+import RunwayML from '@runwayml/sdk';
+
+const chunks = [];
+for await (const chunk of process.stdin) chunks.push(chunk);
+const { baseURL, apiKey, calls } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+const client = new RunwayML({ baseURL, apiKey, maxRetries: 0 });
+
+async function run({ resource, params }) {
+  try {
+    const task = await client[resource].create(params).waitForTaskOutput({ timeout: 120_000 });
+    return { ok: true, task };
+  } catch (error) {
+    return {
+      ok: false,
+      status: error.status ?? null,
+      error: error.error ?? error.taskDetails ?? String(error),
+    };
+  }
+}
+
+const results = await Promise.all(calls.map(run));
+process.stdout.write(JSON.stringify(results));
