@@ -15,14 +15,19 @@ def utf16_length(value: str) -> int:
     return len(value.encode("utf-16-le")) // 2
 
 
-def prompt_text(max_units: int) -> Any:
+def prompt_text(max_units: int | None = None) -> Any:
+    """A non-empty prompt, at most `max_units` UTF-16 code units when the model documents a limit."""
+    if max_units is None:
+        return Annotated[str, Field(min_length=1)]
+
     def check(value: str) -> str:
         size = utf16_length(value)
         if size > max_units:
             raise ValueError(f"must be at most {max_units} characters (UTF-16 code units), got {size}")
         return value
 
-    return Annotated[str, Field(min_length=1), AfterValidator(check)]
+    limit = {"maxLength": max_units, "description": f"1 to {max_units} UTF-16 code units"}
+    return Annotated[str, Field(min_length=1, json_schema_extra=limit), AfterValidator(check)]
 
 
 class StrictModel(BaseModel):

@@ -65,7 +65,7 @@ TEXT_TO_IMAGE = EndpointSpec(
             ratios=GEMINI_FLASH_RATIOS,
             price=Price(per_image=5),
             fields={
-                "prompt_text": (prompt_text(1_000_000), ...),
+                "prompt_text": (prompt_text(), ...),
                 "ratio": (one_of(*GEMINI_FLASH_RATIOS), ...),
                 "reference_images": (reference_images(0, 3) | None, None),
             },

@@ -1,0 +1,44 @@
+"""Probing outputs the way a client would: decode, measure, check the container."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Probe:
+    kind: str
+    width: int
+    height: int
+    codec: str = ""
+    pix_fmt: str = ""
+    fps: Fraction = Fraction(0)
+    frames: int = 0
+    seconds: float = 0.0
+    has_audio: bool = False
+
+
+def probe(data: bytes) -> Probe:
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        image = Image.open(io.BytesIO(data))
+        return Probe("png", image.width, image.height)
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        fps = Fraction(video.average_rate or 0)
+        return Probe(
+            kind=container.format.name,
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            codec=video.codec_context.name,
+            pix_fmt=video.codec_context.pix_fmt or "",
+            fps=fps,
+            frames=frames,
+            seconds=frames / float(fps) if fps else 0.0,
+            has_audio=bool(container.streams.audio),
+        )
