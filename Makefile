@@ -3,6 +3,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+NODE_DIR := tests/conformance/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
 .PHONY: run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
@@ -15,8 +18,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/taxiway serve
 
+# The official Node SDK, for the conformance suite (its tests skip where npm is missing).
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd $(NODE_DIR) && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
+	else echo "npm not found: the Node SDK conformance tests will be skipped"; fi
+
 ## Set up a virtualenv and run lint, type checks and the whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -25,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/api_overhead.py
 
 clean:
-	rm -rf $(VENV) .taxiway .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .taxiway .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from runwayml import AuthenticationError, BadRequestError, NotFoundError, RunwayML
 
+from conformance.media import png
 from support.clients import sdk
 from support.server import Server
 
@@ -231,7 +232,7 @@ def test_output_urls_are_signed(client: RunwayML) -> None:
 
 
 def test_output_urls_expire(make_server) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(TAXIWAY_OUTPUT_URL_TTL_SECONDS="1")
+    server = make_server(TAXIWAY_OUTPUT_URL_TTL_SECONDS="2")
     task = (
         sdk(server)
         .text_to_image.create(model="gen4_image", prompt_text="ephemeral", ratio="1024:1024")
@@ -239,7 +240,7 @@ def test_output_urls_expire(make_server) -> None:  # type: ignore[no-untyped-def
     )
     import time
 
-    time.sleep(2.1)
+    time.sleep(3.1)
     assert httpx.get(task.output[0]).status_code == 403
     fresh = sdk(server).tasks.retrieve(task.id)
     assert fresh.status == "SUCCEEDED"
@@ -267,6 +268,6 @@ def test_insufficient_credits_is_400_and_creates_nothing(server: Server) -> None
         broke.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
     assert info.value.body == {"error": "You do not have enough credits to run this task."}
     task = broke.text_to_image.create(
-        model="gen4_image_turbo", prompt_text="x", ratio="1024:1024", reference_images=[{"uri": "data:,"}]
+        model="gen4_image_turbo", prompt_text="x", ratio="1024:1024", reference_images=[{"uri": png()}]
     )
     assert task.estimated_cost.credits == 2

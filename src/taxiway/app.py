@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,10 +14,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from rich.console import Console
 
-from taxiway import __version__
-from taxiway.api import errors, generation, outputs, tasks
+from taxiway import __version__, clock
+from taxiway.api import errors, generation, organization, outputs, tasks, uploads
 from taxiway.api.limits import BodySizeLimit
 from taxiway.api.state import AppState
+from taxiway.assets.intake import AssetIntake, AssetPolicy
 from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
@@ -36,19 +39,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.resolved_database_url)
         await upgrade_schema(engine)
         sessions = session_factory(engine)
+        follow_clock = None
+        if settings.test_mode:  # time set by `taxiway clock`, read before anything is timestamped
+            async with sessions() as session:
+                clock.set_offset(await clock.stored_offset(session))
+            follow_clock = asyncio.create_task(clock.follow_stored_offset(sessions), name="taxiway-clock")
         store = LocalBlobStore(settings.blob_dir)
         engines = EngineRegistry(settings.engines)
+        signer = UrlSigner(await signing_secret(sessions, settings))
+        assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
         scheduler = Scheduler(
-            sessions, engines, store, workers=settings.workers, max_attempts=settings.max_task_attempts
+            sessions,
+            engines,
+            store,
+            assets,
+            workers=settings.workers,
+            max_attempts=settings.max_task_attempts,
         )
         app.state.taxiway = AppState(
             settings=settings,
             engine=engine,
             sessions=sessions,
             store=store,
-            signer=UrlSigner(await signing_secret(sessions, settings)),
+            signer=signer,
             engines=engines,
             scheduler=scheduler,
+            assets=assets,
         )
         new_key = await ensure_default_account(sessions, settings)
         if new_key:
@@ -62,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await scheduler.stop()
+            if follow_clock:
+                follow_clock.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follow_clock
             await engine.dispose()
 
     app = FastAPI(
@@ -73,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(tasks.router)
     app.include_router(generation.router)
+    app.include_router(organization.router)
+    app.include_router(uploads.router)
     app.include_router(outputs.router)
 
     def openapi() -> dict[str, Any]:
@@ -92,5 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_paths=frozenset({uploads.STORAGE_PATH})
+    )
     return app

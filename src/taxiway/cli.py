@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -12,7 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taxiway import clock
 from taxiway.accounts import repository
+from taxiway.billing import operator, usage
 from taxiway.billing.tiers import TIERS
 from taxiway.catalog import ENDPOINTS
 from taxiway.config import Settings
@@ -21,8 +24,13 @@ from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 app = typer.Typer(help="taxiway: a self-hosted Runway developer API.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (shown once at creation, stored hashed).", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organizations, their tier and credit balance.", no_args_is_help=True)
+clock_app = typer.Typer(
+    help="Test mode only (TAXIWAY_TEST_MODE=1): move the servers' clock, e.g. past a quota window.",
+    no_args_is_help=True,
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(orgs_app, name="orgs")
+app.add_typer(clock_app, name="clock")
 console = Console()
 T = TypeVar("T")
 
@@ -46,6 +54,8 @@ def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T
         try:
             await upgrade_schema(engine)
             async with session_factory(engine).begin() as session:
+                if settings.test_mode:
+                    clock.set_offset(await clock.stored_offset(session))
                 return await work(session)
         finally:
             await engine.dispose()
@@ -125,6 +135,113 @@ def orgs_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
         console.print(table)
 
     _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+@orgs_app.command("credit", context_settings={"ignore_unknown_options": True})
+def orgs_credit(
+    org: Annotated[str, typer.Argument(help="Organization name or id")],
+    amount: Annotated[str, typer.Argument(help="+N adds N credits, -N removes them")],
+    note: Annotated[str, typer.Option(help="Why, kept in the ledger")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add or remove credits: one ledger entry; the balance may not go below zero."""
+    try:
+        delta = int(amount)
+    except ValueError:
+        console.print(f"[red]error:[/red] the amount must be a whole number like +500 or -20, not {amount!r}")
+        raise typer.Exit(1) from None
+
+    async def work(session: AsyncSession) -> int:
+        organization = await repository.find_organization(session, org)
+        return await operator.adjust_credits(session, organization.id, delta, note)
+
+    balance = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    console.print(f"{org}: {delta:+d} credits, balance {balance}")
+
+
+@orgs_app.command("tier")
+def orgs_tier(
+    org: Annotated[str, typer.Argument(help="Organization name or id")],
+    level: Annotated[int, typer.Argument(min=1, max=5, help="Usage tier 1-5")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Move an organization to another usage tier (its limits apply to new submissions)."""
+
+    async def work(session: AsyncSession) -> None:
+        organization = await repository.find_organization(session, org)
+        await operator.set_tier(session, organization.id, level)
+
+    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    console.print(f"{org}: tier {level}")
+
+
+@orgs_app.command("usage")
+def orgs_usage(
+    org: Annotated[str, typer.Argument(help="Organization name or id")],
+    days: Annotated[int, typer.Option(min=1, max=usage.MAX_DAYS, help="Days back, today included")] = 30,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Net credits used per UTC day and model, as POST /v1/organization/usage reports them."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        organization = await repository.find_organization(session, org)
+        today = clock.utcnow().date()
+        start = today - timedelta(days=days - 1)
+        return await usage.usage_report(session, organization.id, start, today + timedelta(days=1))
+
+    report = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    table = Table("date", "model", "credits")
+    for day in report["results"]:
+        for used in day["usedCredits"]:
+            table.add_row(day["date"], used["model"], str(used["amount"]))
+    total = sum(used["amount"] for day in report["results"] for used in day["usedCredits"])
+    table.add_section()
+    table.add_row("total", "", str(total))
+    console.print(table)
+
+
+def _clock_settings(data_dir: Path | None, database_url: str | None) -> Settings:
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    if not settings.test_mode:
+        console.print("[red]error:[/red] `taxiway clock` needs test mode (TAXIWAY_TEST_MODE=1)")
+        raise typer.Exit(1)
+    return settings
+
+
+@clock_app.command("advance")
+def clock_advance(
+    by: Annotated[str, typer.Argument(help="How far, e.g. 25h, 1d2h, 90m, 30s")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Move time forward for every test-mode server on this database (within a second)."""
+    settings = _clock_settings(data_dir, database_url)
+    try:
+        seconds = clock.parse_duration(by)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+    async def work(session: AsyncSession) -> float:
+        total = await clock.stored_offset(session) + seconds
+        await clock.store_offset(session, total)
+        return total
+
+    console.print(f"clock offset: {timedelta(seconds=_with_session(settings, work))}")
+
+
+@clock_app.command("reset")
+def clock_reset(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Back to real time."""
+
+    async def work(session: AsyncSession) -> None:
+        await clock.store_offset(session, 0.0)
+
+    _with_session(_clock_settings(data_dir, database_url), work)
+    console.print("clock offset: 0:00:00")
 
 
 @keys_app.command("create")

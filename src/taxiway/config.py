@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     max_task_attempts: int = Field(default=3, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     log_level: str = "info"
+    test_mode: bool = Field(
+        default=False, description="Let `taxiway clock` move the server's time; for tests, never production"
+    )
+    allow_private_networks: bool = Field(
+        default=False, description="Let asset URLs resolve to private, loopback or link-local addresses"
+    )
+    asset_fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    asset_fetch_min_bytes_per_second: float = Field(default=65536, ge=0)
+    asset_host_overrides: dict[str, str] = Field(
+        default_factory=dict, description="Fixed DNS answers for asset URLs (name -> IP)"
+    )
+    asset_ca_bundle: Path | None = Field(
+        default=None, description="Extra CA certificates (PEM) for asset URLs"
+    )
     engines: dict[str, str] = Field(
         default_factory=dict,
         description="Model id -> engine (built-in name or `module:attribute`), e.g. a GPU engine",

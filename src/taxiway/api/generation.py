@@ -17,9 +17,10 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.schemas import ErrorBody, TaskCreated
 from taxiway.billing.ledger import InsufficientCredits
+from taxiway.billing.quotas import QuotaExceeded
 from taxiway.catalog import ENDPOINTS, EndpointSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
-from taxiway.tasks import service
+from taxiway.tasks import inputs, service
 
 router = APIRouter(tags=["generation"])
 SCHEMA_REF = "#/components/schemas/{model}"
@@ -71,11 +72,16 @@ def _route(endpoint: EndpointSpec) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
         params = validate_body(endpoint.name, *await read_json_object(request))
         spec = model_spec(endpoint.name, params["model"])
+        issues = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
+        if issues:
+            raise ApiError(400, VALIDATION_FAILED, issues)
         try:
             async with state.sessions.begin() as session:
                 task = await service.submit(session, principal, spec, params)
         except InsufficientCredits as exc:
             raise ApiError(400, str(exc)) from None
+        except QuotaExceeded as exc:
+            raise ApiError(exc.status, exc.message) from None
         state.scheduler.wake()
         return JSONResponse({"id": task.id, "estimatedCost": {"credits": task.estimated_credits}})
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from taxiway.assets.intake import AssetIntake
 from taxiway.config import Settings
 from taxiway.engines.registry import EngineRegistry
 from taxiway.storage.blobs import BlobStore
@@ -23,8 +24,10 @@ class AppState:
     signer: UrlSigner
     engines: EngineRegistry
     scheduler: Scheduler
+    assets: AssetIntake
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    """Async on purpose: FastAPI runs plain `def` dependencies in a thread pool."""
     state: AppState = request.app.state.taxiway
     return state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -26,7 +27,7 @@ def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
         if state.settings.public_url
         else str(request.base_url).rstrip("/")
     )
-    expires = int(time.time()) + state.settings.output_url_ttl_seconds
+    expires = math.ceil(time.time()) + state.settings.output_url_ttl_seconds
     return [base + state.signer.path(f["key"], expires) for f in task.outputs["files"]]
 
 

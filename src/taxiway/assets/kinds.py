@@ -7,10 +7,6 @@ from dataclasses import dataclass
 
 MIB = 1024 * 1024
 
-# Container names as FFmpeg reports them (`av.open(...).format.name`).
-_MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
-_MATROSKA = "matroska,webm"
-
 
 @dataclass(frozen=True)
 class KindRules:
@@ -24,7 +20,7 @@ class KindRules:
     media_types: frozenset[str]
     # Upload file extensions (lower-case, no dot) and the media type each one declares.
     extensions: dict[str, str]
-    # What the probe accepts: Pillow format names (images) or FFmpeg containers and codec ids.
+    # What the probe accepts: Pillow format names (images), or FFmpeg demuxer names and codec ids.
     formats: frozenset[str]
     codecs: frozenset[str]
 
@@ -90,7 +86,7 @@ RULES: dict[AssetKind, KindRules] = {
             "ogv": "video/ogg",
             "avi": "video/x-msvideo",
         },
-        formats=frozenset({_MP4, _MATROSKA, "ogg", "avi", "mpegts", "mxf"}),
+        formats=frozenset({"mov", "matroska", "ogg", "avi", "mpegts", "mxf"}),
         codecs=frozenset({"h264", "hevc", "av1", "vp8", "vp9", "prores", "theora"}),
     ),
     AssetKind.AUDIO: KindRules(
@@ -128,7 +124,7 @@ RULES: dict[AssetKind, KindRules] = {
             "aiff": "audio/aiff",
             "caf": "audio/x-caf",
         },
-        formats=frozenset({"mp3", "wav", "w64", "flac", "aac", _MP4, "aiff", "ogg", "caf"}),
+        formats=frozenset({"mp3", "wav", "w64", "flac", "aac", "mov", "aiff", "ogg", "caf"}),
         # PCM codecs are matched by prefix (`pcm_s16le`, `pcm_f32le`, ...), see `accepts_audio_codec`.
         codecs=frozenset({"mp3", "aac", "flac", "alac"}),
     ),

@@ -26,7 +26,7 @@ def prompt_text(max_units: int | None = None) -> Any:
             raise ValueError(f"must be at most {max_units} characters (UTF-16 code units), got {size}")
         return value
 
-    limit = {"maxLength": max_units, "description": f"1 to {max_units} UTF-16 code units"}
+    limit: dict[str, Any] = {"maxLength": max_units, "description": f"1 to {max_units} UTF-16 code units"}
     return Annotated[str, Field(min_length=1, json_schema_extra=limit), AfterValidator(check)]
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from taxiway.assets.kinds import AssetKind as AssetKind
+
 
 class OutputKind(StrEnum):
     IMAGE = "image"
@@ -76,12 +78,6 @@ class Price:
                 text += f" ({self.per_second_with_audio:g} with audio)"
             return text
         return f"{self.per_image} credits per image"
-
-
-class AssetKind(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
 
 
 @dataclass(frozen=True)

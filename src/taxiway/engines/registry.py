@@ -18,7 +18,22 @@ def _procedural_image() -> Engine:
     return ProceduralImageEngine()
 
 
-BUILTIN: Mapping[str, EngineFactory] = {"procedural-image": _procedural_image}
+def _offline(module: str, attribute: str) -> EngineFactory:
+    def factory() -> Engine:
+        engine: Engine = getattr(importlib.import_module(f"taxiway.engines.offline.{module}"), attribute)()
+        return engine
+
+    return factory
+
+
+BUILTIN: Mapping[str, EngineFactory] = {
+    "procedural-image": _procedural_image,
+    "procedural-video": _offline("video_procedural", "ProceduralVideoEngine"),
+    "camera-move-video": _offline("video_camera", "CameraMoveEngine"),
+    "restyle-video": _offline("video_restyle", "RestyleVideoEngine"),
+    "performance-transfer": _offline("video_restyle", "PerformanceTransferEngine"),
+    "lanczos-upscale": _offline("video_upscale", "UpscaleEngine"),
+}
 
 
 def _load(reference: str) -> Engine:

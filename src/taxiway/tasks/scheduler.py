@@ -19,15 +19,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taxiway.billing import ledger
-from taxiway.billing.tiers import tier
+from taxiway.assets.intake import AssetIntake
+from taxiway.billing import fairness, ledger
 from taxiway.catalog import model_spec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Organization, Task
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.registry import EngineRegistry
 from taxiway.storage.blobs import BlobStore
-from taxiway.tasks import repository
+from taxiway.tasks import inputs, repository
 from taxiway.tasks.service import output_prefix
 from taxiway.tasks.state import TaskStatus, refundable
 
@@ -44,6 +44,7 @@ class Scheduler:
         sessions: async_sessionmaker[AsyncSession],
         engines: EngineRegistry,
         store: BlobStore,
+        assets: AssetIntake,
         *,
         workers: int,
         max_attempts: int,
@@ -51,6 +52,7 @@ class Scheduler:
         self._sessions = sessions
         self._engines = engines
         self._store = store
+        self._assets = assets
         self._workers = workers
         self._max_attempts = max_attempts
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="taxiway-engine")
@@ -121,7 +123,8 @@ class Scheduler:
         await self._claim_pending()
 
     async def _promote_throttled(self) -> None:
-        """Move the oldest THROTTLED tasks to PENDING where their organization has free slots."""
+        """Move THROTTLED tasks to PENDING where their organization has free slots: oldest first,
+        taking turns across the organization's API keys (see `billing.fairness`)."""
         async with self._sessions.begin() as session:
             groups = (
                 await session.execute(
@@ -134,22 +137,7 @@ class Scheduler:
         for organization_id, model, level in groups:
             async with self._sessions.begin() as session:
                 await ledger.lock_books(session, organization_id)
-                free = tier(level).max_concurrent_generations - await repository.count_active(
-                    session, organization_id, model
-                )
-                if free <= 0:
-                    continue
-                oldest = await session.scalars(
-                    select(Task.id)
-                    .where(
-                        Task.organization_id == organization_id,
-                        Task.model == model,
-                        Task.status == TaskStatus.THROTTLED.value,
-                    )
-                    .order_by(Task.created_at, Task.id)
-                    .limit(free)
-                )
-                for task_id in oldest.all():
+                for task_id in await fairness.next_to_promote(session, organization_id, model, level):
                     await repository.move(
                         session, task_id, TaskStatus.PENDING, only_from=(TaskStatus.THROTTLED,)
                     )
@@ -212,15 +200,8 @@ class Scheduler:
                 .values(progress=value)
             )
 
-    def _run_engine(self, task: Task, context: RunContext) -> list[Artifact]:
-        engine = self._engines.get(task.endpoint, task.model)
-        request = EngineRequest(
-            task_id=task.id,
-            endpoint=task.endpoint,
-            model=task.model,
-            params=model_spec(task.endpoint, task.model).effective(task.params),
-            seed=task.seed,
-        )
+    def _run_engine(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        engine = self._engines.get(request.endpoint, request.model)
         return engine.run(request, context)
 
     async def _execute(self, task: Task) -> None:
@@ -228,7 +209,17 @@ class Scheduler:
         context = RunContext(cancel_event=cancel_event, on_progress=self._progress_reporter(task.id))
         loop = asyncio.get_running_loop()
         try:
-            artifacts = await loop.run_in_executor(self._executor, self._run_engine, task, context)
+            spec = model_spec(task.endpoint, task.model)
+            request = EngineRequest(
+                task_id=task.id,
+                endpoint=task.endpoint,
+                model=task.model,
+                params=spec.effective(task.params),
+                seed=task.seed,
+                assets=await inputs.load(self._assets, spec, task.params, task.organization_id),
+            )
+            context.check_cancelled()
+            artifacts = await loop.run_in_executor(self._executor, self._run_engine, request, context)
             await self._succeed(task, artifacts)
         except TaskCancelled:
             log.info("task %s stopped", task.id)

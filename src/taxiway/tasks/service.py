@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
-from taxiway.billing import ledger
-from taxiway.billing.tiers import tier
+from taxiway.billing import fairness, ledger, quotas
 from taxiway.catalog import ModelSpec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Task
@@ -36,21 +35,22 @@ async def submit(
 ) -> Task:
     """Create a task and reserve its credits in one transaction, so an accepted task is never lost.
 
-    The organization's books lock is taken first: it also serializes the concurrency count, so
-    the choice between PENDING and THROTTLED is exact under racing submissions.
+    The organization's books lock is taken first: it also serializes the quota counts and the
+    concurrency count, so limits and the choice between PENDING and THROTTLED are exact under
+    racing submissions.
     """
     await ledger.lock_books(session, principal.organization_id)
     credits = spec.estimated_credits(params)
-    limit = tier(principal.tier).max_concurrent_generations
-    active = await repository.count_active(session, principal.organization_id, spec.id)
     now = utcnow()
+    await quotas.enforce(session, principal.organization_id, principal.tier, spec.id, credits, now)
+    throttled = await fairness.must_wait(session, principal.organization_id, spec.id, principal.tier)
     task = Task(
         id=str(uuid.uuid4()),
         organization_id=principal.organization_id,
         api_key_id=principal.api_key_id,
         endpoint=spec.endpoint,
         model=spec.id,
-        status=(TaskStatus.PENDING if active < limit else TaskStatus.THROTTLED).value,
+        status=(TaskStatus.THROTTLED if throttled else TaskStatus.PENDING).value,
         params=params,
         seed=params["seed"] if params.get("seed") is not None else secrets.randbelow(2**32),
         estimated_credits=credits,

@@ -482,8 +482,10 @@ class ProceduralImageEngine:
         prompt = str(params.get("promptText", ""))
         width, height = parse_ratio(ratio)
         context.check_cancelled()
+        # Inputs the server fetched before the run take precedence; `fetch` serves direct use.
+        fetch = request.asset if request.assets else self._fetch
         references = load_references(
-            params.get("referenceImages") or (), self._fetch, max(64, max(width, height) // 2)
+            params.get("referenceImages") or (), fetch, max(64, max(width, height) // 2)
         )
         context.progress(0.1)
 
