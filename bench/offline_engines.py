@@ -1,0 +1,93 @@
+"""Seconds of compute per second of 1280:720 video, per offline engine, on this machine.
+
+Each engine renders the same 5 s clip twice (best run counts); the baseline measured in the same
+run is encoding 5 s of plain frames with the same H.264 settings, so the ratio shows what each
+engine adds over the encoder alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from conformance.media import mp4, png
+from taxiway.engines.base import EngineRequest, RunContext
+from taxiway.engines.offline.video_encode import encode_mp4
+from taxiway.engines.registry import BUILTIN
+
+SECONDS = 5
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("procedural-video", "text_to_video", {"model": "gen4.5", "promptText": "a red desert at dusk"}),
+    ("camera-move-video", "image_to_video",
+     {"model": "gen4.5", "promptImage": "IMG", "promptText": "push in"}),
+    ("restyle-video", "video_to_video", {"model": "gen4_aleph", "videoUri": "VID", "promptText": "neon"}),
+    ("performance-transfer", "character_performance",
+     {"model": "act_two", "character": {"type": "image", "uri": "IMG"},
+      "reference": {"type": "video", "uri": "VID"}}),
+    ("lanczos-upscale", "video_upscale", {"model": "upscale_v1", "videoUri": "SMALL"}),
+]  # fmt: skip
+
+
+def _substitute(value: Any, media: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return media.get(value, value)
+    if isinstance(value, list):
+        return [_substitute(v, media) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, media) for k, v in value.items()}
+    return value
+
+
+def _decode(uri: str) -> bytes:
+    import base64
+
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+def best_of(runs: int, work: Any) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        work()
+        times.append(time.process_time() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    media = {"IMG": png(1280, 720), "VID": mp4(1280, 720, SECONDS), "SMALL": mp4(320, 180, SECONDS)}
+    assets = {uri: _decode(uri) for uri in media.values()}
+
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    baseline = best_of(args.runs, lambda: encode_mp4(iter([frame] * 120), 1280, 720, 24 * SECONDS)) / SECONDS
+    figures: dict[str, float] = {"h264-encode-only": baseline}
+    for engine_name, endpoint, params in CASES:
+        engine = BUILTIN[engine_name]()
+        body = _substitute({**params, "ratio": "1280:720", "duration": SECONDS}, media)
+        if endpoint in ("video_to_video", "character_performance", "video_upscale"):
+            body.pop("duration")
+        request = EngineRequest("bench", endpoint, body["model"], body, seed=7, assets=assets)
+        seconds = best_of(args.runs, lambda e=engine, r=request: e.run(r, RunContext()))
+        figures[engine_name] = seconds / SECONDS
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"compute seconds per second of 1280:720 video (best of {args.runs}, CPU time, one worker)")
+    print(f"{'engine':24} {'s/s':>6} {'x encode-only':>14}")
+    for name, value in figures.items():
+        print(f"{name:24} {value:6.2f} {value / baseline:14.2f}")
+
+
+if __name__ == "__main__":
+    main()
