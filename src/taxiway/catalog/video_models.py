@@ -59,8 +59,9 @@ GEN4_ALEPH_RATIOS = (
     "640:480",
 )
 
-# outputFormat values the offline engines write; surcharges per the SDK (credits per second).
-OUTPUT_FORMATS = ("mp4", "prores", "png_sequence")
+# outputFormat values the engines write. The SDK's other containers (prores, png_sequence, HDR) are
+# refused with a 400 until an engine writes them; their per-second surcharges stay declared here.
+OUTPUT_FORMATS = ("mp4",)
 FORMAT_SURCHARGE: Mapping[str, float] = {"prores": 5.0, "png_sequence": 5.0}
 PRORES_PROFILES = ("422", "4444", "422 Proxy", "422 LT", "422 HQ", "4444 XQ")
 
@@ -168,7 +169,7 @@ def _gen45(
         ratios=ratios,
         assets=PROMPT_IMAGE if "prompt_image" in extra else (),
         checks=(*KEYFRAME_CHECKS, prores_profile_needs_prores),
-        description="Runway Gen-4.5: 12 credits/s (+5 credits/s for prores or png_sequence).",
+        description="Runway Gen-4.5: 12 credits/s.",
     )
 
 
