@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             assets,
             workers=settings.workers,
             max_attempts=settings.max_task_attempts,
+            test_mode=settings.test_mode,
         )
         app.state.taxiway = AppState(
             settings=settings,

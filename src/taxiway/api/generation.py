@@ -21,6 +21,7 @@ from taxiway.billing.quotas import QuotaExceeded
 from taxiway.catalog import ENDPOINTS, EndpointSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
 from taxiway.tasks import inputs, service
+from taxiway.testmode import runtime as testmode
 
 router = APIRouter(tags=["generation"])
 SCHEMA_REF = "#/components/schemas/{model}"
@@ -70,7 +71,10 @@ def validate_body(endpoint: str, raw: bytes, data: dict[str, Any]) -> dict[str, 
 
 def _route(endpoint: EndpointSpec) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
-        params = validate_body(endpoint.name, *await read_json_object(request))
+        simulation = testmode.from_headers(request.headers, state.settings.test_mode)
+        raw, data = await read_json_object(request)
+        params = validate_body(endpoint.name, raw, data)
+        testmode.answer_http(simulation, f"{principal.api_key_id} {endpoint.name}", raw)
         spec = model_spec(endpoint.name, params["model"])
         issues = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
         if issues:
@@ -78,6 +82,8 @@ def _route(endpoint: EndpointSpec) -> Any:
         try:
             async with state.sessions.begin() as session:
                 task = await service.submit(session, principal, spec, params)
+                task.params = testmode.attach(params, simulation)
+                await testmode.hold(session, task, simulation)
         except InsufficientCredits as exc:
             raise ApiError(400, str(exc)) from None
         except QuotaExceeded as exc:

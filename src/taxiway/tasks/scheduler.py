@@ -30,6 +30,7 @@ from taxiway.storage.blobs import BlobStore
 from taxiway.tasks import inputs, repository
 from taxiway.tasks.service import output_prefix
 from taxiway.tasks.state import TaskStatus, refundable
+from taxiway.testmode import runtime as testmode
 
 log = logging.getLogger("taxiway.scheduler")
 
@@ -48,11 +49,13 @@ class Scheduler:
         *,
         workers: int,
         max_attempts: int,
+        test_mode: bool = False,
     ) -> None:
         self._sessions = sessions
         self._engines = engines
         self._store = store
         self._assets = assets
+        self._test_mode = test_mode
         self._workers = workers
         self._max_attempts = max_attempts
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="taxiway-engine")
@@ -138,6 +141,8 @@ class Scheduler:
             async with self._sessions.begin() as session:
                 await ledger.lock_books(session, organization_id)
                 for task_id in await fairness.next_to_promote(session, organization_id, model, level):
+                    if self._test_mode and await testmode.held(session, task_id):
+                        continue
                     await repository.move(
                         session, task_id, TaskStatus.PENDING, only_from=(TaskStatus.THROTTLED,)
                     )
@@ -210,16 +215,18 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         try:
             spec = model_spec(task.endpoint, task.model)
+            params, simulation = testmode.split(task.params)
             request = EngineRequest(
                 task_id=task.id,
                 endpoint=task.endpoint,
                 model=task.model,
-                params=spec.effective(task.params),
+                params=spec.effective(params),
                 seed=task.seed,
-                assets=await inputs.load(self._assets, spec, task.params, task.organization_id),
+                assets=await inputs.load(self._assets, spec, params, task.organization_id),
             )
             context.check_cancelled()
-            artifacts = await loop.run_in_executor(self._executor, self._run_engine, request, context)
+            run = testmode.wrap(simulation, self._run_engine)
+            artifacts = await loop.run_in_executor(self._executor, run, request, context)
             await self._succeed(task, artifacts)
         except TaskCancelled:
             log.info("task %s stopped", task.id)
@@ -248,7 +255,8 @@ class Scheduler:
             await self._store.put(key, artifact.data)
             files.append({"key": key, "contentType": artifact.content_type})
         seconds = max((a.seconds for a in artifacts if a.seconds is not None), default=None)
-        cost = model_spec(task.endpoint, task.model).final_credits(task.params, seconds)
+        params, _ = testmode.split(task.params)
+        cost = model_spec(task.endpoint, task.model).final_credits(params, seconds)
         async with self._sessions.begin() as session:
             done = await repository.move(
                 session,
