@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import os
-
 import pytest
-from hypothesis import settings
 import runwayml.lib.polling
+from hypothesis import settings
 from runwayml import RunwayML
 
 from support.clients import sdk
