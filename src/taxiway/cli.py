@@ -20,6 +20,7 @@ from taxiway.billing.tiers import TIERS
 from taxiway.catalog import ENDPOINTS
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.testmode import policy
 
 app = typer.Typer(help="taxiway: a self-hosted Runway developer API.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (shown once at creation, stored hashed).", no_args_is_help=True)
@@ -31,6 +32,11 @@ clock_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(clock_app, name="clock")
+simulate_app = typer.Typer(
+    help="Test mode only (TAXIWAY_TEST_MODE=1): standing failures and latency for an organization or key.",
+    no_args_is_help=True,
+)
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 T = TypeVar("T")
 
@@ -203,12 +209,68 @@ def orgs_usage(
     console.print(table)
 
 
-def _clock_settings(data_dir: Path | None, database_url: str | None) -> Settings:
+def _clock_settings(data_dir: Path | None, database_url: str | None, command: str = "clock") -> Settings:
     settings = _settings(data_dir=data_dir, database_url=database_url)
     if not settings.test_mode:
-        console.print("[red]error:[/red] `taxiway clock` needs test mode (TAXIWAY_TEST_MODE=1)")
+        console.print(f"[red]error:[/red] `taxiway {command}` needs test mode (TAXIWAY_TEST_MODE=1)")
         raise typer.Exit(1)
     return settings
+
+
+KeyOption = Annotated[str | None, typer.Option("--key", help="Only this API key (id or displayed prefix)")]
+
+
+async def _scope(session: AsyncSession, org: str, key: str | None) -> tuple[str, str | None]:
+    organization = await repository.find_organization(session, org)
+    if key is None:
+        return organization.id, None
+    for record in await repository.list_keys(session, organization.id):
+        if key in (record.id, record.prefix):
+            return organization.id, record.id
+    raise repository.NotFound(f"no API key {key!r} in {org}")
+
+
+@simulate_app.command("set")
+def simulate_set(
+    org: Annotated[str, typer.Argument(help="Organization name or id")],
+    settings_: Annotated[
+        list[str], typer.Argument(metavar="SETTING...", help="failure-rate=0.1 code=INTERNAL latency=2s..6s")
+    ],
+    key: KeyOption = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make an organization's (or one key's) tasks fail or lag at random, deterministically per request."""
+    config = _clock_settings(data_dir, database_url, "simulate")
+    try:
+        chosen = policy.parse_policy(settings_)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+    async def work(session: AsyncSession) -> None:
+        organization_id, key_id = await _scope(session, org, key)
+        await policy.store(session, organization_id, key_id, chosen)
+
+    _with_session(config, work)
+    console.print(f"{org}{' key ' + key if key else ''}: {chosen.describe()}")
+
+
+@simulate_app.command("clear")
+def simulate_clear(
+    org: Annotated[str, typer.Argument(help="Organization name or id")],
+    key: KeyOption = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """End a standing simulation: tasks behave normally again."""
+
+    async def work(session: AsyncSession) -> None:
+        organization_id, key_id = await _scope(session, org, key)
+        await policy.store(session, organization_id, key_id, None)
+
+    _with_session(_clock_settings(data_dir, database_url, "simulate"), work)
+    console.print(f"{org}{' key ' + key if key else ''}: simulation cleared")
 
 
 @clock_app.command("advance")

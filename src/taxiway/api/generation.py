@@ -74,6 +74,9 @@ def _route(endpoint: EndpointSpec) -> Any:
         simulation = testmode.from_headers(request.headers, state.settings.test_mode)
         raw, data = await read_json_object(request)
         params = validate_body(endpoint.name, raw, data)
+        if simulation is None and state.settings.test_mode:
+            async with state.sessions() as session:
+                simulation = await testmode.standing(session, principal, endpoint.name, raw)
         testmode.answer_http(simulation, f"{principal.api_key_id} {endpoint.name}", raw)
         spec = model_spec(endpoint.name, params["model"])
         issues = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)

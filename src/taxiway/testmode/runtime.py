@@ -16,12 +16,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taxiway.accounts.repository import Principal
 from taxiway.api.errors import ApiError
 from taxiway.clock import utcnow
 from taxiway.db.tables import Task
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
 from taxiway.tasks import repository
 from taxiway.tasks.state import TaskStatus
+from taxiway.testmode import policy
 from taxiway.testmode.simulate import HEADER, Simulation, SimulationError, parse
 
 log = logging.getLogger("taxiway.testmode")
@@ -69,6 +71,19 @@ def from_headers(headers: Mapping[str, str], test_mode: bool) -> Simulation | No
     except SimulationError as exc:
         raise ApiError(400, f"Invalid {HEADER} header: {exc}") from None
     return simulation if simulation != Simulation() else None
+
+
+async def standing(
+    session: AsyncSession, principal: Principal, endpoint: str, raw_body: bytes
+) -> Simulation | None:
+    """The outcome a `taxiway simulate set` policy draws for this request, if one applies."""
+    found = await policy.load(session, principal.organization_id, principal.api_key_id)
+    if found is None:
+        return None
+    simulation = policy.draw(found, f"{principal.api_key_id} {endpoint}", raw_body)
+    if simulation is not None:
+        log.warning("simulated by policy (%s): %s", found.describe(), simulation)
+    return simulation
 
 
 def failure_message(code: str) -> str:
