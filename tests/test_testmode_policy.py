@@ -54,3 +54,21 @@ def test_cli_refuses_outside_test_mode(make_server: Callable[..., Server]) -> No
     server = make_server()
     with pytest.raises(subprocess.CalledProcessError):
         server.cli("simulate", "set", "default", "failure-rate=1")
+
+
+def test_output_urls_expire_when_the_test_clock_moves(make_server: Callable[..., Server]) -> None:
+    import httpx
+
+    server = make_server(TAXIWAY_TEST_MODE="1")
+    client = sdk(server)
+    task = client.text_to_image.create(model="gen4_image", prompt_text="ages", ratio="1024:1024")
+    url = task.wait_for_task_output(timeout=30).output[0]
+    assert httpx.get(url).status_code == 200
+    server.cli("clock", "advance", "25h")
+    deadline = time.monotonic() + 5
+    while httpx.get(url).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert httpx.get(url).status_code == 403
+    fresh = client.tasks.retrieve(task.id)
+    assert fresh.status == "SUCCEEDED"
+    assert httpx.get(fresh.output[0]).status_code == 200

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from taxiway.api.auth import State
 from taxiway.api.errors import ApiError
+from taxiway.clock import utcnow
 
 router = APIRouter(tags=["outputs"], include_in_schema=False)
 
@@ -28,7 +27,7 @@ _TYPES = {
 async def download(
     key: str, state: State, exp: int = Query(...), sig: str = Query(..., max_length=128)
 ) -> FileResponse:
-    if not state.signer.verify(key, exp, sig, now=time.time()):
+    if not state.signer.verify(key, exp, sig, now=utcnow().timestamp()):
         raise ApiError(403, "This URL is invalid or has expired. Fetch the task again for a fresh one.")
     path = state.store.local_path(key)
     if path is None:

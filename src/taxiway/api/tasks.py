@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
 from taxiway.api.schemas import ErrorBody, TaskLike, TaskView, render_task
+from taxiway.clock import utcnow
 from taxiway.tasks import repository, service
 from taxiway.tasks.state import TaskStatus
 
@@ -27,7 +27,7 @@ def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
         if state.settings.public_url
         else str(request.base_url).rstrip("/")
     )
-    expires = math.ceil(time.time()) + state.settings.output_url_ttl_seconds
+    expires = math.ceil(utcnow().timestamp()) + state.settings.output_url_ttl_seconds
     return [base + state.signer.path(f["key"], expires) for f in task.outputs["files"]]
 
 
