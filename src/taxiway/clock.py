@@ -17,8 +17,7 @@ from taxiway.db.tables import Setting
 
 OFFSET_SETTING = "clock_offset_seconds"
 FOLLOW_INTERVAL_SECONDS = 1.0
-_UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_UNIT_SECONDS = {"ms": 0.001, "d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0}
 
 # Replaced whole, never mutated, so engine threads always read a consistent value.
 _offset = timedelta(0)
@@ -38,11 +37,13 @@ def set_offset(seconds: float) -> None:
     _offset = timedelta(seconds=seconds)
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in `25h`, `1d2h30m`, `90s`."""
-    if not text or _DURATION.sub("", text):
+def parse_duration(text: str, units: tuple[str, ...] = ("d", "h", "m", "s")) -> float:
+    """Seconds in `25h`, `1d2h30m`, `90s` (or `500ms` where `units` allows it); ValueError otherwise."""
+    alternatives = "|".join(sorted(units, key=len, reverse=True))  # `ms` before `m`
+    part = re.compile(rf"(\d+(?:\.\d+)?)({alternatives})")
+    if not text or part.sub("", text):
         raise ValueError(f"not a duration: {text!r} (use e.g. 25h, 1d2h, 90m, 30s)")
-    return sum(float(number) * _UNITS[unit] for number, unit in _DURATION.findall(text))
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in part.findall(text))
 
 
 async def stored_offset(session: AsyncSession) -> float:

@@ -10,12 +10,13 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from taxiway import clock
+
 HEADER = "X-Taxiway-Simulate"
 MAX_SECONDS = 3600.0
 MAX_HTTP_TIMES = 1000
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = ("ms", "s", "m", "h")
 _FAILURE_CODE = re.compile(r"[A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*")
 _HTTP = re.compile(r"([1-5]\d\d)(?::(\d+))?")
 _SEPARATORS = re.compile(r"[;,]")
@@ -55,9 +56,10 @@ class Simulation:
 
 def parse_duration(text: str) -> float:
     """Seconds in `500ms`, `8s`, `1.5s`, `2m`, `1m30s`; positive and at most an hour."""
-    if not text or _DURATION_PART.sub("", text):
-        raise SimulationError(f"not a duration: {text!r} (use e.g. 500ms, 8s, 2m)")
-    seconds = sum(float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    try:
+        seconds = clock.parse_duration(text, _UNITS)
+    except ValueError:
+        raise SimulationError(f"not a duration: {text!r} (use e.g. 500ms, 8s, 2m)") from None
     if not 0 < seconds <= MAX_SECONDS:
         raise SimulationError(f"duration {text!r} must be above 0 and at most {MAX_SECONDS:g}s")
     return seconds
