@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.db.tables import Setting
-from taxiway.testmode.simulate import Simulation, SimulationError, parse, parse_duration
+from taxiway.testmode.simulate import Simulation, SimulationError, failure_code, parse_duration
 
 SETTING_PREFIX = "simulate:"
 _FAILURE_CODE_DEFAULT = "INTERNAL"
@@ -52,7 +52,7 @@ def parse_policy(directives: list[str]) -> Policy:
                 raise SimulationError("failure-rate must be between 0 and 1")
             fields["failure_rate"] = rate
         elif key == "code":
-            fields["code"] = parse(f"failure={value}").failure or value
+            fields["code"] = failure_code(value)
         elif key == "latency":
             low_text, dots, high_text = value.partition("..")
             low = parse_duration(low_text)

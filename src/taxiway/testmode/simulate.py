@@ -65,10 +65,15 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def _failure(value: str) -> dict[str, Any]:
+def failure_code(value: str) -> str:
+    """`value` if it has the shape of a failure code (`SAFETY.INPUT.TEXT`, `INTERNAL`…)."""
     if len(value) > 100 or not _FAILURE_CODE.fullmatch(value):
         raise SimulationError(f"not a failure code: {value!r} (use e.g. SAFETY.INPUT.TEXT, INTERNAL)")
-    return {"failure": value}
+    return value
+
+
+def _failure(value: str) -> dict[str, Any]:
+    return {"failure": failure_code(value)}
 
 
 def _delay(value: str) -> dict[str, Any]:
