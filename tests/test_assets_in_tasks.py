@@ -107,15 +107,16 @@ def test_inputs_refused_at_submission(client: RunwayML, uri: str, reason: str) -
     assert reason in issue["message"]
 
 
-def test_data_uri_too_short_for_the_model_fails_task(client: RunwayML) -> None:
+def test_data_uri_too_short_for_the_model_is_400_at_submission(client: RunwayML) -> None:
+    """A data URI is local, so the model's length rule is judged before a task exists."""
     from conformance.media import mp4
 
-    created = client.character_performance.create(
-        model="act_two",
-        character={"type": "image", "uri": png()},
-        reference={"type": "video", "uri": mp4(320, 180, 1.0)},
-    )
-    with pytest.raises(TaskFailedError) as info:
-        created.wait_for_task_output(timeout=60)
-    assert info.value.task_details.failure_code == "ASSET.INVALID"
-    assert "reference" in info.value.task_details.failure
+    with pytest.raises(BadRequestError) as info:
+        client.character_performance.create(
+            model="act_two",
+            character={"type": "image", "uri": png()},
+            reference={"type": "video", "uri": mp4(320, 180, 1.0)},
+        )
+    issue = info.value.body["issues"][0]
+    assert issue["path"] == ["reference", "uri"]
+    assert "at least 3 seconds" in issue["message"]

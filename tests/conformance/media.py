@@ -58,3 +58,49 @@ def wav(seconds: float = 2.0, rate: int = 16_000) -> str:
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
     return data_uri(buffer.getvalue(), "audio/wav")
+
+
+SPEECH_TEXT = "The quick brown fox jumps over the lazy dog. Please call me back when you are ready."
+
+
+@cache
+def speech(voice: str = "Mark", text: str = SPEECH_TEXT, seconds: float | None = None) -> str:
+    """Real speech as an MP3 data URI, from the offline TTS engine; zero-padded to `seconds` if given."""
+    from taxiway.engines.audio import codec, tts
+
+    clip = tts.synthesize(text, voice)
+    if seconds is not None:
+        padded = np.zeros(round(seconds * clip.rate), np.float32)
+        used = min(len(padded), len(clip.samples))
+        padded[:used] = clip.samples[:used]
+        clip = codec.Clip(padded, clip.rate)
+    return data_uri(codec.encode_mp3(clip), "audio/mpeg")
+
+
+@cache
+def noisy_speech(seconds: float = 7.0) -> str:
+    """Speech under steady noise at about 5 dB SNR, `seconds` long: an input worth isolating."""
+    from taxiway.engines.audio import codec, tts
+
+    clip = tts.synthesize(SPEECH_TEXT, "Mark").at(48_000)
+    voice = np.zeros(round(seconds * clip.rate), np.float32)
+    used = min(len(voice), len(clip.samples))
+    voice[:used] = clip.samples[:used]
+    noise = np.random.default_rng(7).standard_normal(len(voice)).astype(np.float32)
+    noise *= codec.rms(voice) / codec.rms(noise) / 10 ** (5 / 20)
+    return data_uri(codec.encode_mp3(codec.Clip(voice + noise, clip.rate)), "audio/mpeg")
+
+
+@cache
+def speech_video(seconds: float = 4.0) -> str:
+    """An MP4 whose audio track is speech: speech_to_speech's `media: {type: video}`."""
+    import base64
+
+    from taxiway.engines.audio import codec
+    from taxiway.engines.offline.video_encode import encode_mp4
+
+    audio = codec.decode(base64.b64decode(speech(seconds=seconds).split(",", 1)[1]), 48_000)
+    count = round(seconds * 24)
+    frames = [np.full((180, 320, 3), 60, np.uint8)] * count
+    data = encode_mp4(frames, 320, 180, count, audio=audio.samples.reshape(1, -1), sample_rate=48_000)
+    return data_uri(data, "video/mp4")

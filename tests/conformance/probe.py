@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import numpy as np
 from PIL import Image
 
 
@@ -41,4 +42,31 @@ def probe(data: bytes) -> Probe:
             frames=frames,
             seconds=frames / float(fps) if fps else 0.0,
             has_audio=bool(container.streams.audio),
+        )
+
+
+@dataclass(frozen=True)
+class AudioProbe:
+    kind: str
+    codec: str
+    rate: int
+    channels: int
+    seconds: float
+    rms: float
+
+
+def probe_audio(data: bytes) -> AudioProbe:
+    """Decode every sample, as a player would: the length is what plays, not what a header claims."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        context = stream.codec_context
+        samples = [frame.to_ndarray().astype("float64").reshape(-1) for frame in container.decode(audio=0)]
+        pcm = np.concatenate(samples) if samples else np.zeros(0)
+        return AudioProbe(
+            kind=container.format.name,
+            codec=context.name,
+            rate=context.sample_rate,
+            channels=context.channels,
+            seconds=len(pcm) / context.sample_rate / max(1, context.channels),
+            rms=float(np.sqrt(np.mean(pcm**2))) if len(pcm) else 0.0,
         )

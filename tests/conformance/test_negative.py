@@ -17,7 +17,7 @@ from support.server import Server
 from taxiway.catalog import CATALOG
 from taxiway.catalog.schemas import request_model
 
-BASES = {(v.endpoint, v.params["model"]): v.params for v in variants()}
+BASES = {(v.endpoint, v.params["model"]): v.params for v in variants() if not v.raw}
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.media import mp4, png
+from conformance.media import mp4, noisy_speech, png, speech, speech_video
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class Variant:
     label: str = ""
     node: bool = True  # the Node SDK can express it (legacy models are raw-HTTP only there too)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Audio outputs (MP3): `seconds` is their exact length, or None where only the engine knows it.
+    sound: bool = False
+    raw: bool = False  # the seeds' older shape: posted as raw JSON, not through an SDK method
 
     @property
     def id(self) -> str:
@@ -75,4 +78,34 @@ def variants() -> list[Variant]:
         Variant("character_performance", {"model": "act_two", "character": {"type": "image", "uri": image},
                                           "reference": {"type": "video", "uri": performance}}, 1280, 720, 150, 15, 3),
         Variant("video_upscale", {"model": "upscale_v1", "videoUri": short}, 1280, 720, 60, 2, 1, node=False),
+        *audio_variants(),
+    ]  # fmt: skip
+
+
+def audio_variants() -> list[Variant]:
+    """The five audio endpoints: SDK shapes, plus the seeds' older shapes where they differ (§21)."""
+    mark = {"type": "runway-preset", "presetId": "Mark"}
+    line = "Hello, welcome to Runway. Today we talk about offline speech."  # 61 characters: 2 credits
+    return [
+        Variant("text_to_speech", {"model": "eleven_multilingual_v2", "promptText": line, "voice": mark}, 0, 0, 2, 2, sound=True),
+        Variant("text_to_speech", {"model": "eleven_multilingual_v2", "text": "Hola, bienvenidos a Runway.",
+                                   "voice": {"type": "runway-preset", "presetId": "clara"}, "languageCode": "es"},
+                0, 0, 1, 1, sound=True, node=False, raw=True, label="seed"),
+        Variant("sound_effect", {"model": "eleven_text_to_sound_v2", "promptText": "Thunderclap followed by heavy rain", "duration": 5},
+                0, 0, 1, 1, 5.0, sound=True),
+        Variant("sound_effect", {"model": "eleven_text_to_sound_v2", "promptText": "rain on a tin roof", "duration": 20.5, "loop": True},
+                0, 0, 2, 2, 20.5, sound=True, label="loop"),
+        Variant("voice_isolation", {"model": "eleven_voice_isolation", "audioUri": noisy_speech(7.0)}, 0, 0, 2, 2, 7.0, sound=True),
+        Variant("voice_dubbing", {"model": "eleven_voice_dubbing", "audioUri": speech(seconds=6.0), "targetLang": "es"},
+                0, 0, 3, 3, 6.0, sound=True),
+        Variant("voice_dubbing", {"model": "eleven_voice_dubbing", "audioUri": speech(seconds=6.0), "targetLanguage": "es"},
+                0, 0, 3, 3, 6.0, sound=True, node=False, raw=True, label="seed"),
+        Variant("speech_to_speech", {"model": "eleven_multilingual_sts_v2", "media": {"type": "audio", "uri": speech(seconds=6.0)},
+                                     "voice": {"type": "runway-preset", "presetId": "Rachel"}}, 0, 0, 2, 2, 6.0, sound=True),
+        Variant("speech_to_speech", {"model": "eleven_multilingual_sts_v2", "media": {"type": "video", "uri": speech_video(4.0)},
+                                     "voice": {"type": "runway-preset", "presetId": "Monster"}, "removeBackgroundNoise": True},
+                0, 0, 2, 2, 4.0, sound=True, label="video"),
+        Variant("speech_to_speech", {"model": "eleven_multilingual_sts_v2", "audioUri": speech(seconds=6.0),
+                                     "voice": {"type": "runway-preset", "presetId": "victoria"}},
+                0, 0, 2, 2, 6.0, sound=True, node=False, raw=True, label="seed"),
     ]  # fmt: skip

@@ -18,7 +18,7 @@ from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.schemas import ErrorBody, TaskCreated
 from taxiway.billing.ledger import InsufficientCredits
 from taxiway.billing.quotas import QuotaExceeded
-from taxiway.catalog import ENDPOINTS, EndpointSpec, model_spec
+from taxiway.catalog import CATALOG, ENDPOINTS, EndpointSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
 from taxiway.tasks import inputs, service
 from taxiway.testmode import runtime as testmode
@@ -53,6 +53,7 @@ def validate_body(endpoint: str, raw: bytes, data: dict[str, Any]) -> dict[str, 
 
     Strict JSON validation, like the real API's: `"7"` is not a seed and `1` is not a prompt.
     """
+    raw, data = _canonical(endpoint, raw, data)
     try:
         body = request_adapter(endpoint).validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -61,12 +62,29 @@ def validate_body(endpoint: str, raw: bytes, data: dict[str, Any]) -> dict[str, 
     params: dict[str, Any] = body.model_dump(mode="json", by_alias=True, exclude_none=True)
     problems = model_spec(endpoint, params["model"]).violations(params)
     if problems:
-        issues = [
-            {"code": "custom", "path": path, "message": f"{'.'.join(map(str, path))}: {message}"}
-            for path, message in problems
-        ]
-        raise ApiError(400, VALIDATION_FAILED, issues)
+        raise ApiError(400, VALIDATION_FAILED, _custom_issues(problems))
     return params
+
+
+def _custom_issues(problems: list[tuple[list[str | int], str]]) -> list[dict[str, Any]]:
+    return [
+        {"code": "custom", "path": path, "message": f"{'.'.join(map(str, path))}: {message}"}
+        for path, message in problems
+    ]
+
+
+def _canonical(endpoint: str, raw: bytes, data: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """The body in the SDK's shape: fields the seeds name differently are renamed first (§21)."""
+    model = data.get("model")
+    spec = CATALOG.get((endpoint, model)) if isinstance(model, str) else None
+    if spec is None or not spec.aliases:
+        return raw, data
+    canonical, problems = spec.canonical(data)
+    if problems:
+        raise ApiError(400, VALIDATION_FAILED, _custom_issues(problems))
+    if canonical == data:
+        return raw, data
+    return json.dumps(canonical).encode(), canonical
 
 
 def _route(endpoint: EndpointSpec) -> Any:
@@ -79,12 +97,12 @@ def _route(endpoint: EndpointSpec) -> Any:
                 simulation = await testmode.standing(session, principal, endpoint.name, raw)
         testmode.answer_http(simulation, f"{principal.api_key_id} {endpoint.name}", raw)
         spec = model_spec(endpoint.name, params["model"])
-        issues = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
-        if issues:
-            raise ApiError(400, VALIDATION_FAILED, issues)
+        checked = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
+        if checked.issues:
+            raise ApiError(400, VALIDATION_FAILED, checked.issues)
         try:
             async with state.sessions.begin() as session:
-                task = await service.submit(session, principal, spec, params)
+                task = await service.submit(session, principal, spec, params, checked.input_seconds)
                 task.params = testmode.attach(params, simulation)
                 await testmode.hold(session, task, simulation)
         except InsufficientCredits as exc:

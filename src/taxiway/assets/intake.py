@@ -117,6 +117,11 @@ def _scheme(uri: str) -> str:
     return "https"
 
 
+def _probe_file(path: Path) -> MediaInfo:
+    with path.open("rb") as fp:
+        return probe(fp)
+
+
 def _require_kind(info: MediaInfo, kind: AssetKind) -> None:
     if info.kind != kind:
         raise AssetError(f"{UNSUPPORTED_ASSET_TYPE} This is {info.kind.value}, not {kind.value}.")
@@ -152,9 +157,11 @@ class AssetIntake:
 
     async def check_at_submission(
         self, uri: str, kind: AssetKind | str, path: Sequence[str | int], organization_id: str
-    ) -> None:
+    ) -> MediaInfo | None:
         """Everything that can be judged without fetching; AssetRejected names the field otherwise.
 
+        Returns the probe of data URIs and uploads (local bytes, so their length can be priced and
+        checked now); None for HTTPS URLs, which are only fetched when the task runs.
         `kind` may be any string enum with the values `image`, `video`, `audio`.
         """
         kind = AssetKind(kind)
@@ -163,16 +170,23 @@ class AssetIntake:
             if scheme == "data":
                 info = await asyncio.to_thread(probe, parse_data_uri(uri, kind).data)
                 _require_kind(info, kind)
-            elif scheme == "https":
+                return info
+            if scheme == "https":
                 parse_https_url(uri)
-            else:
-                claims = self.tokens.verify_uri(uri, organization_id)
-                if claims.kind != kind:
-                    raise AssetError(
-                        f"{UNSUPPORTED_ASSET_TYPE} The upload is {claims.kind.value}, not {kind.value}."
-                    )
-                if not await self.store.exists(claims.key):
-                    raise AssetError(f"{INVALID_UPLOAD_URI} No file was uploaded for it.")
+                return None
+            claims = self.tokens.verify_uri(uri, organization_id)
+            if claims.kind != kind:
+                raise AssetError(
+                    f"{UNSUPPORTED_ASSET_TYPE} The upload is {claims.kind.value}, not {kind.value}."
+                )
+            if not await self.store.exists(claims.key):
+                raise AssetError(f"{INVALID_UPLOAD_URI} No file was uploaded for it.")
+            local = self.store.local_path(claims.key)
+            if local is None:
+                return None
+            info = await asyncio.to_thread(_probe_file, local)
+            _require_kind(info, kind)
+            return info
         except AssetError as exc:
             raise AssetRejected(path, exc.reason) from None
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from taxiway.catalog.audio_models import AUDIO_ENDPOINTS
 from taxiway.catalog.image_models import TEXT_TO_IMAGE
 from taxiway.catalog.models import EndpointSpec, ModelSpec
 from taxiway.catalog.video_models import VIDEO_ENDPOINTS
 
-ENDPOINTS: Mapping[str, EndpointSpec] = {spec.name: spec for spec in (TEXT_TO_IMAGE, *VIDEO_ENDPOINTS)}
+ENDPOINTS: Mapping[str, EndpointSpec] = {
+    spec.name: spec for spec in (TEXT_TO_IMAGE, *VIDEO_ENDPOINTS, *AUDIO_ENDPOINTS)
+}
 CATALOG: Mapping[tuple[str, str], ModelSpec] = {
     (spec.name, model.id): model for spec in ENDPOINTS.values() for model in spec.models
 }

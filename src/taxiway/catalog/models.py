@@ -29,19 +29,26 @@ class Duration:
     auto_max: float | None = None
     from_input: str | None = None
     max_input: float | None = None
+    # A left-out `duration` means "the engine picks" (sound effects): held at `auto_max`, billed on output.
+    absent_is_auto: bool = False
 
-    def estimate(self, params: Mapping[str, Any]) -> float:
+    def estimate(self, params: Mapping[str, Any], input_seconds: float | None = None) -> float:
+        """Seconds to price before the run; `input_seconds` is the input's length when it was measured."""
         value = params.get("duration")
-        if value == "auto":
+        if value == "auto" or (value is None and self.absent_is_auto):
             return float(self.auto_max or 0)
         if isinstance(value, int | float):
             return float(value)
+        if self.from_input and input_seconds is not None:
+            return min(input_seconds, self.max_input or input_seconds)
         if self.from_input and self.max_input is not None:
             return self.max_input
         return 0.0
 
     def billed_on_output(self, params: Mapping[str, Any]) -> bool:
-        return params.get("duration") == "auto" or (self.from_input is not None and "duration" not in params)
+        if params.get("duration") == "auto" or (self.absent_is_auto and "duration" not in params):
+            return True
+        return self.from_input is not None and "duration" not in params
 
 
 @dataclass(frozen=True)
@@ -55,10 +62,19 @@ class Price:
     audio_default: bool = False
     # Extra credits per second for non-default `outputFormat` values.
     format_surcharge: Mapping[str, float] = field(default_factory=dict)
+    # One credit per this many characters (UTF-16 code units) of `promptText`: speech synthesis.
+    characters_per_credit: int = 0
+    # (up to seconds, credits) steps for outputs priced by length band rather than per second.
+    by_length: tuple[tuple[float, int], ...] = ()
 
     def credits(self, params: Mapping[str, Any], seconds: float) -> int:
         if self.by_ratio and params.get("ratio") in self.by_ratio:
             return self.by_ratio[params["ratio"]]
+        if self.characters_per_credit:
+            units = len(str(params.get("promptText", "")).encode("utf-16-le")) // 2
+            return max(1, math.ceil(units / self.characters_per_credit))
+        if self.by_length:
+            return next((c for bound, c in self.by_length if seconds <= bound + 1e-9), self.by_length[-1][1])
         if not self.per_second:
             return self.per_image
         rate = self.per_second
@@ -68,10 +84,16 @@ class Price:
         return math.ceil(rate * seconds - 1e-9)
 
     def describe(self) -> str:
+        if self.characters_per_credit:
+            return f"1 credit per {self.characters_per_credit} characters"
+        if self.by_length:
+            return ", ".join(f"{c} up to {bound:g} s" for bound, c in self.by_length) + " (credits)"
         if self.by_ratio:
             return (
                 "/".join(str(a) for a in sorted(set(self.by_ratio.values()))) + " credits per image by ratio"
             )
+        if self.per_second and self.per_second < 1:
+            return f"1 credit per {1 / self.per_second:g} s"
         if self.per_second:
             text = f"{self.per_second:g} credits/s"
             if self.per_second_with_audio is not None:
@@ -94,6 +116,8 @@ class AssetField:
     max_seconds: float | None = None
     total_seconds: float | None = None
     min_short_side: int | None = None
+    # `min_seconds` is a strict bound ("longer than 4.6 s").
+    exclusive_min: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,19 @@ def _walk(node: Any, steps: list[str], path: list[str | int], rule: AssetField) 
     yield from _walk(value, rest, [*path, key], rule)
 
 
+@dataclass(frozen=True)
+class Alias:
+    """A field as the seeds name it, accepted and rewritten to the SDK's name before validation (§21).
+
+    `new` may be dotted (`media.uri`) for a value that moved into an object; `template` holds that
+    object's fixed fields (`{"type": "audio"}`).
+    """
+
+    old: str
+    new: str
+    template: Mapping[str, Any] = field(default_factory=dict)
+
+
 # A cross-field rule: returns (path, message) for each violation; the API answers 400 with them.
 Check = Callable[[Mapping[str, Any]], list[tuple[list[str | int], str]]]
 
@@ -156,14 +193,31 @@ class ModelSpec:
     checks: tuple[Check, ...] = ()
     legacy: bool = False
     description: str = ""
+    # Older field names still accepted (the seeds' shapes), rewritten to the SDK's.
+    aliases: tuple[Alias, ...] = ()
+
+    def canonical(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[list[str | int], str]]]:
+        """The body with every alias rewritten, and a problem for each field given under both names."""
+        out = dict(body)
+        problems: list[tuple[list[str | int], str]] = []
+        for alias in self.aliases:
+            if alias.old not in out:
+                continue
+            head, _, rest = alias.new.partition(".")
+            if head in out:
+                problems.append(([alias.old], f"give either '{alias.old}' or '{head}', not both"))
+                continue
+            value = out.pop(alias.old)
+            out[head] = {**alias.template, rest: value} if rest else value
+        return out, problems
 
     def effective(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The request with the model's defaults filled in: what engines and prices work from."""
         return {**self.defaults, **params}
 
-    def estimated_credits(self, params: Mapping[str, Any]) -> int:
+    def estimated_credits(self, params: Mapping[str, Any], input_seconds: float | None = None) -> int:
         effective = self.effective(params)
-        return self.price.credits(effective, self.duration.estimate(effective))
+        return self.price.credits(effective, self.duration.estimate(effective, input_seconds))
 
     def final_credits(self, params: Mapping[str, Any], output_seconds: float | None) -> int:
         """What a success costs: the estimate, or the output's real length where that is the rule."""

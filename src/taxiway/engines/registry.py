@@ -18,12 +18,20 @@ def _procedural_image() -> Engine:
     return ProceduralImageEngine()
 
 
-def _offline(module: str, attribute: str) -> EngineFactory:
+def _builtin(package: str, module: str, attribute: str) -> EngineFactory:
     def factory() -> Engine:
-        engine: Engine = getattr(importlib.import_module(f"taxiway.engines.offline.{module}"), attribute)()
+        engine: Engine = getattr(importlib.import_module(f"taxiway.engines.{package}.{module}"), attribute)()
         return engine
 
     return factory
+
+
+def _offline(module: str, attribute: str) -> EngineFactory:
+    return _builtin("offline", module, attribute)
+
+
+def _audio(module: str, attribute: str) -> EngineFactory:
+    return _builtin("audio", module, attribute)
 
 
 BUILTIN: Mapping[str, EngineFactory] = {
@@ -33,6 +41,11 @@ BUILTIN: Mapping[str, EngineFactory] = {
     "restyle-video": _offline("video_restyle", "RestyleVideoEngine"),
     "performance-transfer": _offline("video_restyle", "PerformanceTransferEngine"),
     "lanczos-upscale": _offline("video_upscale", "UpscaleEngine"),
+    "offline-tts": _audio("text_to_speech", "TextToSpeechEngine"),
+    "offline-voice-conversion": _audio("speech_to_speech", "SpeechToSpeechEngine"),
+    "deepfilternet-isolation": _audio("voice_isolation", "VoiceIsolationEngine"),
+    "offline-dubbing": _audio("dubbing", "DubbingEngine"),
+    "procedural-sound-effects": _audio("sound_effects", "SoundEffectEngine"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from taxiway.assets.intake import AssetIntake, AssetRejected, LoadedAsset
@@ -15,36 +16,66 @@ from taxiway.engines.base import EngineFailure
 ASSET_INVALID = "ASSET.INVALID"
 
 
+@dataclass(frozen=True)
+class SubmissionCheck:
+    """What submission learned of the inputs: problems to answer 400 with, and the priced input's length."""
+
+    issues: list[dict[str, Any]]
+    # Seconds of the input the model is priced on (`Duration.from_input`), when it could be measured now.
+    input_seconds: float | None = None
+
+
 async def check_at_submission(
     intake: AssetIntake, spec: ModelSpec, params: Mapping[str, Any], organization_id: str
-) -> list[dict[str, Any]]:
-    """Zod-style issues for every input that can be refused without fetching it."""
-    issues = []
+) -> SubmissionCheck:
+    """Zod-style issues for every input that can be refused without fetching it.
+
+    Data URIs and uploads are local, so their length rules are judged here too, and their length
+    prices the task exactly instead of at the model's maximum input.
+    """
+    issues: list[dict[str, Any]] = []
+    input_seconds: float | None = None
+    priced = spec.duration.from_input
     for ref in iter_assets(params, spec.assets):
         try:
-            await intake.check_at_submission(ref.uri, ref.kind, ref.path, organization_id)
+            info = await intake.check_at_submission(ref.uri, ref.kind, ref.path, organization_id)
         except AssetRejected as rejected:
             issues.append(rejected.issue)
-    return issues
+            continue
+        if info is None:
+            continue
+        problem = _rule_problem(ref, info.duration, info.width, info.height)
+        if problem:
+            issues.append({"code": "custom", "path": ref.path, "message": problem})
+        elif priced and ref.rule.path.split(".")[0] == priced and info.duration is not None:
+            input_seconds = info.duration
+    return SubmissionCheck(issues, input_seconds)
 
 
 def _field(ref: AssetRef) -> str:
     return ".".join(str(part) for part in ref.path)
 
 
-def _check_rules(ref: AssetRef, asset: LoadedAsset) -> None:
-    rule, info = ref.rule, asset.info
-    seconds = info.duration or 0.0
-    if rule.min_seconds is not None and seconds < rule.min_seconds:
-        raise EngineFailure(
-            ASSET_INVALID, f"{_field(ref)}: must be at least {rule.min_seconds:g} seconds long"
-        )
+def _rule_problem(ref: AssetRef, duration: float | None, width: int | None, height: int | None) -> str | None:
+    rule = ref.rule
+    seconds = duration or 0.0
+    if rule.min_seconds is not None and (
+        seconds <= rule.min_seconds if rule.exclusive_min else seconds < rule.min_seconds
+    ):
+        bound = "longer than" if rule.exclusive_min else "at least"
+        return f"{_field(ref)}: must be {bound} {rule.min_seconds:g} seconds, got {seconds:.2f}"
     if rule.max_seconds is not None and seconds > rule.max_seconds + 0.05:
-        raise EngineFailure(
-            ASSET_INVALID, f"{_field(ref)}: must be at most {rule.max_seconds:g} seconds long"
-        )
-    if rule.min_short_side is not None and min(info.width or 0, info.height or 0) < rule.min_short_side:
-        raise EngineFailure(ASSET_INVALID, f"{_field(ref)}: must be at least {rule.min_short_side}p")
+        return f"{_field(ref)}: must be at most {rule.max_seconds:g} seconds long, got {seconds:.2f}"
+    if rule.min_short_side is not None and min(width or 0, height or 0) < rule.min_short_side:
+        return f"{_field(ref)}: must be at least {rule.min_short_side}p"
+    return None
+
+
+def _check_rules(ref: AssetRef, asset: LoadedAsset) -> None:
+    info = asset.info
+    problem = _rule_problem(ref, info.duration, info.width, info.height)
+    if problem:
+        raise EngineFailure(ASSET_INVALID, problem)
 
 
 async def load(

@@ -256,7 +256,9 @@ class Scheduler:
             files.append({"key": key, "contentType": artifact.content_type})
         seconds = max((a.seconds for a in artifacts if a.seconds is not None), default=None)
         params, _ = testmode.split(task.params)
-        cost = model_spec(task.endpoint, task.model).final_credits(params, seconds)
+        # Never more than was reserved: the estimate may already be the measured input's price.
+        final = model_spec(task.endpoint, task.model).final_credits(params, seconds)
+        cost = min(task.estimated_credits, final)
         async with self._sessions.begin() as session:
             done = await repository.move(
                 session,

@@ -31,7 +31,11 @@ def output_prefix(task_id: str) -> str:
 
 
 async def submit(
-    session: AsyncSession, principal: Principal, spec: ModelSpec, params: dict[str, Any]
+    session: AsyncSession,
+    principal: Principal,
+    spec: ModelSpec,
+    params: dict[str, Any],
+    input_seconds: float | None = None,
 ) -> Task:
     """Create a task and reserve its credits in one transaction, so an accepted task is never lost.
 
@@ -40,7 +44,7 @@ async def submit(
     racing submissions.
     """
     await ledger.lock_books(session, principal.organization_id)
-    credits = spec.estimated_credits(params)
+    credits = spec.estimated_credits(params, input_seconds)
     now = utcnow()
     await quotas.enforce(session, principal.organization_id, principal.tier, spec.id, credits, now)
     throttled = await fairness.must_wait(session, principal.organization_id, spec.id, principal.tier)

@@ -1,0 +1,1 @@
+"""Offline audio engines: speech synthesis, recognition, isolation, conversion, dubbing and effects."""
