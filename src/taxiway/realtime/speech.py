@@ -1,0 +1,45 @@
+"""The two speech seams of the avatar worker, so any TTS/ASR engine plugs in without touching the loop.
+
+Engines are synchronous and CPU-bound; the worker calls them in a thread. Audio crosses these seams as
+mono float32 samples in [-1, 1] with their sample rate, whatever rate the engine prefers.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import resample_poly
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class Synthesizer(Protocol):
+    def synthesize(self, text: str, voice: str, language: str | None = None) -> tuple[FloatArray, int]:
+        """Speech for `text` in the live voice preset `voice` (e.g. `clara`): samples and their rate."""
+        ...
+
+
+class Transcriber(Protocol):
+    def transcribe(self, samples: FloatArray, sample_rate: int, language: str | None = None) -> str:
+        """The words spoken in `samples`; empty when nothing intelligible was said."""
+        ...
+
+
+def resample(samples: FloatArray, source_rate: int, target_rate: int) -> FloatArray:
+    """Polyphase resampling: exact length ratio and no phase shift, which keeps lip sync aligned."""
+    if source_rate == target_rate:
+        return samples.astype(np.float32, copy=False)
+    divisor = gcd(source_rate, target_rate)
+    out = resample_poly(samples, target_rate // divisor, source_rate // divisor)
+    return np.asarray(out, dtype=np.float32)
+
+
+def to_int16(samples: FloatArray) -> npt.NDArray[np.int16]:
+    return np.asarray(np.clip(samples, -1.0, 1.0) * 32767.0, dtype=np.int16)
+
+
+def from_int16(pcm: npt.NDArray[np.int16]) -> FloatArray:
+    return np.asarray(pcm, dtype=np.float32) / 32768.0
