@@ -22,7 +22,10 @@ from taxiway.db.engine import alembic_config
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"organizations", "settings", "api_keys", "ledger_entries", "tasks"}
+TABLES = {
+    "organizations", "settings", "api_keys", "ledger_entries", "tasks",
+    "documents", "avatars", "avatar_documents", "realtime_sessions",
+}  # fmt: skip
 BOOTSTRAP_CREDITS = 10_000  # Settings.bootstrap_credits by default
 
 _database_numbers = itertools.count()
@@ -85,7 +88,7 @@ def test_migrations_up_down_up(database_url: str) -> None:
     config = alembic_config(database_url)
     command.upgrade(config, "head")
     assert tables(database_url) == TABLES | {"alembic_version"}
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [("0002",)]
 
     command.downgrade(config, "base")
     assert tables(database_url) & TABLES == set()

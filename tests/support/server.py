@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ import httpx
 from taxiway.accounts.keys import generate_key
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
+# Files engines derive from packaged models (joined Whisper weights…), shared by every test server.
+ENGINE_CACHE = Path(tempfile.gettempdir()) / f"taxiway-test-engine-cache-{os.getuid()}"
+os.environ.setdefault("TAXIWAY_CACHE_DIR", str(ENGINE_CACHE))
 
 
 def free_port() -> int:
@@ -43,6 +47,7 @@ class Server:
             TAXIWAY_PORT=str(self.port),
             TAXIWAY_BOOTSTRAP_API_KEY=self.key,
             TAXIWAY_LOG_LEVEL="warning",
+            TAXIWAY_CACHE_DIR=os.environ["TAXIWAY_CACHE_DIR"],
             PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")])),
         )
         env.update(self.env)

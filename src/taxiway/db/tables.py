@@ -128,3 +128,93 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Document(Base):
+    """A knowledge text; `token_count` is kept so an avatar's knowledge limit is a sum, not a re-count."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))
+    token_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_documents_org_created", "organization_id", "created_at", "id"),
+        Index("ix_documents_org_updated", "organization_id", "updated_at", "id"),
+    )
+
+
+class Avatar(Base):
+    __tablename__ = "avatars"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    personality: Mapped[str] = mapped_column(Text)
+    start_script: Mapped[str | None] = mapped_column(Text)
+    voice: Mapped[dict[str, Any]]
+    image_processing: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    # Bumped by every new reference image, so a superseded processing job cannot write its result.
+    image_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The reference image waiting to be processed: its URI, or the blob key its data URI was saved to.
+    pending_image: Mapped[str | None] = mapped_column(Text)
+    # Blobs: low-resolution previews for the API, the full processed image for the worker.
+    reference_preview_key: Mapped[str | None] = mapped_column(String(255))
+    processed_preview_key: Mapped[str | None] = mapped_column(String(255))
+    processed_key: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_avatars_org_created", "organization_id", "created_at", "id"),
+        Index("ix_avatars_status", "status"),
+    )
+
+
+class AvatarDocument(Base):
+    __tablename__ = "avatar_documents"
+
+    avatar_id: Mapped[str] = mapped_column(ForeignKey("avatars.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_avatar_documents_document", "document_id"),)
+
+
+class RealtimeSession(Base):
+    __tablename__ = "realtime_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    # The validated create body (camelCase), kept whole for the worker.
+    params: Mapped[dict[str, Any]]
+    avatar_id: Mapped[str | None] = mapped_column(String(36))
+    max_duration: Mapped[int] = mapped_column(Integer)
+    reserved_credits: Mapped[int] = mapped_column(Integer)
+    cost_credits: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    failure: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    consumed_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_realtime_sessions_status", "status"),
+        Index("ix_realtime_sessions_org_created", "organization_id", "created_at"),
+    )

@@ -1,0 +1,187 @@
+"""Background processing of avatars' reference images: PROCESSING → READY | FAILED.
+
+Each new reference image (or new `imageProcessing`) bumps the avatar's `image_version`; a job writes
+its result only if the version is still the one it read, so a superseded job cannot overwrite a
+newer image. Blobs live under `avatars/<id>/v<version>/`; once a version is final, the older
+versions' blobs are deleted. Jobs run in the server process and resume at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from taxiway.assets.datauri import is_data_uri, parse_data_uri
+from taxiway.assets.errors import AssetError
+from taxiway.assets.intake import AssetIntake
+from taxiway.assets.kinds import AssetKind
+from taxiway.avatars import images
+from taxiway.clock import utcnow
+from taxiway.db.tables import Avatar
+from taxiway.engines.base import EngineFailure
+from taxiway.storage.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+BLOB_PENDING = "blob:"
+FIELD = "referenceImage"
+GONE = "The reference image is no longer available. Update the avatar with a new one."
+
+
+def avatar_prefix(avatar_id: str) -> str:
+    return f"avatars/{avatar_id}"
+
+
+def version_prefix(avatar_id: str, version: int) -> str:
+    return f"{avatar_prefix(avatar_id)}/v{version}"
+
+
+def original_key(avatar_id: str, version: int) -> str:
+    return f"{version_prefix(avatar_id, version)}/original"
+
+
+async def stage_image(store: BlobStore, avatar_id: str, version: int, uri: str) -> str:
+    """The `pending_image` for a new, already checked reference image.
+
+    A data URI's bytes are saved right away (kept out of the database, and not lost on a restart);
+    HTTPS and `runway://` URIs are fetched when the job runs, as tasks fetch theirs.
+    """
+    if not is_data_uri(uri):
+        return uri
+    key = original_key(avatar_id, version)
+    await store.put(key, parse_data_uri(uri, AssetKind.IMAGE).data)
+    return BLOB_PENDING + key
+
+
+def reprocess_source(avatar: Avatar) -> str | None:
+    """What to process again when only `imageProcessing` changes: the waiting image, else the last
+    original that was processed; None when there is none (a FAILED avatar keeps just the setting)."""
+    if avatar.pending_image:
+        return avatar.pending_image
+    if avatar.processed_key:
+        return BLOB_PENDING + avatar.processed_key.rsplit("/", 1)[0] + "/original"
+    return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    avatar_id: str
+    organization_id: str
+    version: int
+    source: str
+    image_processing: str
+
+
+class AvatarProcessor:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: BlobStore,
+        intake: AssetIntake,
+        concurrency: int = 2,
+    ) -> None:
+        self.sessions, self.store, self.intake = sessions, store, intake
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Resume what a previous run left PROCESSING."""
+        async with self.sessions() as session:
+            waiting = list(await session.scalars(select(Avatar.id).where(Avatar.status == "PROCESSING")))
+        for avatar_id in waiting:
+            self.submit(avatar_id)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def submit(self, avatar_id: str) -> None:
+        task = asyncio.create_task(self._run(avatar_id), name=f"avatar-{avatar_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, avatar_id: str) -> None:
+        async with self._slots:
+            async with self.sessions() as session:
+                avatar = await session.get(Avatar, avatar_id)
+                if avatar is None or avatar.status != "PROCESSING" or not avatar.pending_image:
+                    return
+                job = _Job(
+                    avatar.id,
+                    avatar.organization_id,
+                    avatar.image_version,
+                    avatar.pending_image,
+                    avatar.image_processing,
+                )
+            try:
+                made = await self._process(job)
+            except (EngineFailure, AssetError) as exc:
+                reason = exc.message if isinstance(exc, EngineFailure) else f"{FIELD}: {exc.reason}"
+                await self._fail(job, reason)
+            except Exception:
+                log.exception("avatar %s: processing failed", avatar_id)
+                await self._fail(job, "The reference image could not be processed.")
+            else:
+                await self._finish(job, made)
+
+    async def _load(self, job: _Job) -> bytes:
+        if job.source.startswith(BLOB_PENDING):
+            path = self.store.local_path(job.source.removeprefix(BLOB_PENDING))
+            if path is None:
+                raise AssetError(GONE)
+            return await asyncio.to_thread(path.read_bytes)
+        loaded = await self.intake.resolve(job.source, AssetKind.IMAGE, [FIELD], job.organization_id)
+        return loaded.data
+
+    async def _process(self, job: _Job) -> dict[str, str]:
+        data = await self._load(job)
+        try:
+            made = await asyncio.to_thread(images.process, data, job.image_processing)
+        except images.ImageRejected as exc:
+            raise AssetError(str(exc)) from None
+        prefix = version_prefix(job.avatar_id, job.version)
+        keys = {
+            "processed_key": f"{prefix}/processed.png",
+            "processed_preview_key": f"{prefix}/processed-preview.jpg",
+            "reference_preview_key": f"{prefix}/reference-preview.jpg",
+        }
+        original = original_key(job.avatar_id, job.version)
+        if job.source != BLOB_PENDING + original:
+            await self.store.put(original, made.original)
+        await self.store.put(keys["processed_key"], made.processed)
+        await self.store.put(keys["processed_preview_key"], made.processed_preview)
+        await self.store.put(keys["reference_preview_key"], made.reference_preview)
+        return keys
+
+    async def _settle(self, job: _Job, **values: object) -> bool:
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Avatar)
+                .where(Avatar.id == job.avatar_id, Avatar.image_version == job.version)
+                .values(pending_image=None, updated_at=utcnow(), **values)
+            )
+            if getattr(result, "rowcount", 0):
+                return True
+            gone = await session.get(Avatar, job.avatar_id) is None
+        if gone:  # deleted while processing: what this job wrote is nobody's now
+            await self.store.delete_prefix(avatar_prefix(job.avatar_id))
+        return False
+
+    async def _finish(self, job: _Job, keys: dict[str, str]) -> None:
+        if await self._settle(job, status="READY", failure_reason=None, **keys):
+            for older in range(1, job.version):
+                await self.store.delete_prefix(version_prefix(job.avatar_id, older))
+
+    async def _fail(self, job: _Job, reason: str) -> None:
+        cleared = {"processed_key": None, "processed_preview_key": None, "reference_preview_key": None}
+        if await self._settle(job, status="FAILED", failure_reason=reason, **cleared):
+            for version in range(1, job.version + 1):
+                await self.store.delete_prefix(version_prefix(job.avatar_id, version))

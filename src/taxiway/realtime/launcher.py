@@ -1,0 +1,132 @@
+"""Starts and stops avatar workers for the session service, with the offline speech engines.
+
+The session service decides *when* a room gets its avatar (consume, an integration room at READY, a
+restart); this module turns a session's plan into a running `AvatarWorker` on the server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from taxiway.config import Settings
+from taxiway.engines.audio.codec import Clip
+from taxiway.realtime.conversation import Persona, ToolSpec
+from taxiway.realtime.retrieval import KnowledgeDocument
+from taxiway.realtime.room import AvatarRoom, LiveKitRoom
+from taxiway.realtime.sessions import SessionPlan, SessionService
+from taxiway.realtime.speech import FloatArray
+from taxiway.realtime.worker import AvatarWorker, RoomAccess, WorkerSession
+from taxiway.storage.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+# Custom voices come from a Voices API taxiway does not have: they speak with this live preset.
+FALLBACK_VOICE = "clara"
+
+
+class OfflineSpeech:
+    """The worker's `Synthesizer` and `Transcriber`, served by the audio engines' public functions."""
+
+    def synthesize(self, text: str, voice: str, language: str | None = None) -> tuple[FloatArray, int]:
+        from taxiway.engines.audio import tts  # loaded on the first session, not at server start
+
+        clip = tts.synthesize(text, voice, language)
+        return clip.samples, clip.rate
+
+    def transcribe(self, samples: FloatArray, sample_rate: int, language: str | None = None) -> str:
+        from taxiway.engines.audio import asr
+
+        clip = Clip(np.asarray(samples, np.float32), sample_rate)
+        return asr.transcribe(clip, language).text.strip()
+
+
+def worker_session(plan: SessionPlan, image: Image.Image | None) -> WorkerSession:
+    persona = plan.persona
+    voice = persona.voice.get("presetId") if persona.voice.get("type") == "runway-live-preset" else None
+    return WorkerSession(
+        session_id=plan.session_id,
+        access=RoomAccess(plan.access.url, plan.access.token, plan.access.room_name),
+        persona=Persona(
+            name=persona.name,
+            personality=persona.personality,
+            voice=voice or FALLBACK_VOICE,
+            start_script=persona.start_script,
+        ),
+        reference_image=image,
+        documents=tuple(KnowledgeDocument(name, content) for name, content in plan.documents),
+        tools=tuple(ToolSpec.from_api(tool) for tool in plan.tools),
+        max_duration_seconds=float(plan.max_duration),
+        integration=plan.integration,
+        agent_identity=plan.agent_identity,
+    )
+
+
+class OfflineWorkerLauncher:
+    """One asyncio task per live session; `stop` cancels it (the session was ended from outside)."""
+
+    def __init__(
+        self,
+        service: SessionService,
+        store: BlobStore,
+        settings: Settings,
+        *,
+        room_factory: Callable[[], AvatarRoom] = LiveKitRoom,
+        speech: Any = None,
+    ) -> None:
+        self.service, self.store, self.settings = service, store, settings
+        self.room_factory = room_factory
+        self.speech = speech or OfflineSpeech()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, session_id: str) -> None:
+        if session_id in self._tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(session_id), name=f"avatar-{session_id}")
+        self._tasks[session_id] = task
+        task.add_done_callback(lambda _task: self._tasks.pop(session_id, None))
+
+    def stop(self, session_id: str) -> None:
+        task = self._tasks.get(session_id)
+        if task is not None:
+            task.cancel()
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, session_id: str) -> None:
+        plan = await self.service.plan(session_id)
+        if plan is None:
+            return
+        try:
+            session = worker_session(plan, await self._image(plan.persona.image_key))
+            worker = AvatarWorker(
+                session, self.room_factory(), self.speech, self.speech, self.settings, reporter=self.service
+            )
+            await worker.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the worker reports its own failures; this is everything else
+            log.exception("avatar worker for session %s crashed", session_id)
+            message = f"avatar worker error: {error}"
+            await self.service.fail(session_id, "TALKING_AVATAR.WORKER_ERROR", message)
+
+    async def _image(self, key: str | None) -> Image.Image | None:
+        if not key:
+            return None
+        path = self.store.local_path(key)
+        if path is None:
+            return None
+        data = await asyncio.to_thread(path.read_bytes)
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image.convert("RGB")
