@@ -15,14 +15,29 @@ from fastapi.responses import JSONResponse
 from rich.console import Console
 
 from taxiway import __version__, clock
-from taxiway.api import errors, generation, organization, outputs, tasks, uploads
+from taxiway.api import (
+    avatars,
+    documents,
+    errors,
+    generation,
+    organization,
+    outputs,
+    realtime,
+    tasks,
+    uploads,
+)
 from taxiway.api.limits import BodySizeLimit
 from taxiway.api.state import AppState
 from taxiway.assets.intake import AssetIntake, AssetPolicy
+from taxiway.avatars.processing import AvatarProcessor
 from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.engines import cache as engine_cache
+from taxiway.engines.diffusers.weights import startup_problems as weights_problems
 from taxiway.engines.registry import EngineRegistry
+from taxiway.realtime.launcher import OfflineWorkerLauncher
+from taxiway.realtime.sessions import SessionService
 from taxiway.storage.blobs import LocalBlobStore
 from taxiway.storage.signing import UrlSigner
 from taxiway.tasks.scheduler import Scheduler
@@ -36,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine_cache.configure(settings.data_dir)
         engine = create_engine(settings.resolved_database_url)
         await upgrade_schema(engine)
         sessions = session_factory(engine)
@@ -46,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             follow_clock = asyncio.create_task(clock.follow_stored_offset(sessions), name="taxiway-clock")
         store = LocalBlobStore(settings.blob_dir)
         engines = EngineRegistry(settings.engines)
+        for problem in weights_problems(settings.engines, settings.weights):
+            log.warning("%s", problem)
         signer = UrlSigner(await signing_secret(sessions, settings))
         assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
         scheduler = Scheduler(
@@ -74,10 +92,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 soft_wrap=True,
             )
         await scheduler.start()
+        app.state.avatar_processor = avatar_processor = AvatarProcessor(sessions, store, assets)
+        app.state.realtime_sessions = realtime_sessions = SessionService(sessions, settings, signer)
+        workers = OfflineWorkerLauncher(realtime_sessions, store, settings)
+        realtime_sessions.launcher = workers
+        await avatar_processor.start()
+        await realtime_sessions.start()
         log.info("taxiway %s ready, data in %s", __version__, settings.data_dir.resolve())
         try:
             yield
         finally:
+            await workers.close()
+            await realtime_sessions.stop()
+            await avatar_processor.stop()
             await scheduler.stop()
             if follow_clock:
                 follow_clock.cancel()
@@ -97,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(organization.router)
     app.include_router(uploads.router)
     app.include_router(outputs.router)
+    app.include_router(avatars.router)
+    app.include_router(documents.router)
+    app.include_router(realtime.router)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, plus the catalog's request bodies (parsed by hand, so not inferred)."""

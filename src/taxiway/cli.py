@@ -20,6 +20,8 @@ from taxiway.billing.tiers import TIERS
 from taxiway.catalog import ENDPOINTS
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.engines.diffusers.weights import STATE_FILE as WEIGHTS_STATE
+from taxiway.engines.diffusers.weights import describe as describe_weights
 from taxiway.testmode import policy
 
 app = typer.Typer(help="taxiway: a self-hosted Runway developer API.", no_args_is_help=True)
@@ -362,7 +364,7 @@ def keys_revoke(
 def models() -> None:
     """List the model catalog: endpoints, models, ratios, prices and engines."""
     settings = Settings()
-    table = Table("endpoint", "model", "output", "ratios", "price", "engine")
+    table = Table("endpoint", "model", "output", "ratios", "price", "engine", "weights")
     for endpoint in ENDPOINTS.values():
         for model in endpoint.models:
             engine = settings.engines.get(model.id, model.engine)
@@ -373,6 +375,9 @@ def models() -> None:
                 str(len(model.ratios)),
                 model.price.describe(),
                 engine,
+                describe_weights(
+                    settings.weights, endpoint.name, model.id, engine, settings.data_dir / WEIGHTS_STATE
+                ),
             )
     console.print(table)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from taxiway.engines.diffusers.weights import WeightsEntry
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAXIWAY_", extra="ignore")
@@ -53,6 +55,32 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Model id -> engine (built-in name or `module:attribute`), e.g. a GPU engine",
     )
+    weights: dict[str, Path | WeightsEntry] = Field(
+        default_factory=dict,
+        description="Model id (or `endpoint/model`) -> local diffusers folder, or {path, steps, ...}",
+    )
+    gpu_memory_budget_gb: float | None = Field(
+        default=None, gt=0, description="Weights kept resident on the GPU; default 75% of its memory"
+    )
+    diffusers_device: str | None = Field(default=None, description="torch device; cuda when available")
+    diffusers_batch_window_ms: float = Field(
+        default=5.0, ge=0, description="How long an image request waits for others to batch with; 0: never"
+    )
+    diffusers_max_batch: int = Field(default=4, ge=1)
+    diffusers_compile: bool = Field(default=False, description="torch.compile transformer and VAE decoder")
+    diffusers_attention_backend: str | None = Field(
+        default=None, description="diffusers attention backend, e.g. flash or _native_cudnn"
+    )
+    llm_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (`{url}/chat/completions`) for live avatars"
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="Bearer key for `llm_url`, if needed")
+    llm_model: str | None = Field(default=None, description="Model name sent to `llm_url`")
+    livekit_url: str | None = Field(
+        default=None, description="LiveKit server (wss://…) that hosts realtime avatar sessions' rooms"
+    )
+    livekit_api_key: str | None = Field(default=None, description="LiveKit API key, to mint room tokens")
+    livekit_api_secret: SecretStr | None = Field(default=None, description="LiveKit API secret")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,290 @@
+"""`diffusers-image` and `diffusers-video`: real generation with diffusers pipelines on a GPU (or CPU).
+
+Every request is made at the pipeline's nearest valid size (optionally capped in area), then fitted to the
+exact requested ratio with Lanczos; videos are made at the model's own frame rate and re-timed to the
+API's 24 fps for exactly the requested duration. Progress follows the denoising steps; a cancelled task
+stops at the next step. Text-to-image pipelines take no images, so `referenceImages` are ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image, ImageOps
+
+from taxiway.catalog.models import ModelSpec
+from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.diffusers import pipelines
+from taxiway.engines.diffusers.batching import Job
+from taxiway.engines.diffusers.geometry import closest_size, generation_size, pipeline_frames, retime
+from taxiway.engines.diffusers.residency import Resident, acquire, free_device_memory
+from taxiway.engines.diffusers.runtime import DiffusersRuntime, shared_runtime
+from taxiway.engines.diffusers.weights import IMAGE_ENGINE, VIDEO_ENGINE, FolderInfo, Kind, WeightsEntry
+from taxiway.engines.offline.video_common import (
+    clip_seconds,
+    frame_total,
+    load_image,
+    output_size,
+    render_mp4,
+)
+
+log = logging.getLogger("taxiway.diffusers")
+
+PNG_COMPRESS_LEVEL = 6
+# Progress: text encoding is quick, denoising is most of the time, then decoding and encoding the output.
+STEPS_START = 0.02
+IMAGE_STEPS_END = 0.9
+VIDEO_STEPS_END = 0.85
+VIDEO_ENCODE_START = 0.9
+
+
+def _step_callback(
+    contexts: Sequence[RunContext], start: float, end: float
+) -> Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]:
+    """`callback_on_step_end`: progress for every task in the call; raising stops the pipeline at once,
+    which happens when every task it serves was cancelled."""
+
+    def on_step_end(pipe: Any, step: int, _timestep: Any, _tensors: dict[str, Any]) -> dict[str, Any]:
+        timesteps = getattr(pipe.scheduler, "timesteps", None)
+        total = max(1, len(timesteps) if timesteps is not None else 1)
+        fraction = start + (end - start) * min(1.0, (step + 1) / total)
+        live = 0
+        for context in contexts:
+            try:
+                context.progress(fraction)
+                live += 1
+            except TaskCancelled:
+                pass
+        if not live:
+            raise TaskCancelled()
+        return {}
+
+    return on_step_end
+
+
+def _sampler(weights: WeightsEntry, batch: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if weights.steps is not None:
+        kwargs["num_inference_steps"] = weights.steps
+    if weights.guidance_scale is not None:
+        kwargs["guidance_scale"] = weights.guidance_scale
+    if weights.negative_prompt is not None:
+        kwargs["negative_prompt"] = [weights.negative_prompt] * batch
+    return kwargs
+
+
+def _generation_size(weights: WeightsEntry, size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    if weights.sizes:
+        return generation_size(*closest_size(size[0], size[1], weights.sizes), multiple)
+    return generation_size(size[0], size[1], multiple, weights.max_area)
+
+
+def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Exactly `size`: scaled to cover it and centre-cropped, so rounding never stretches the picture."""
+    if image.size == size:
+        return image
+    return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+
+
+@dataclass(frozen=True)
+class _ImageItem:
+    prompt: str
+    seed: int
+
+
+class DiffusersImageEngine:
+    name = IMAGE_ENGINE
+
+    def __init__(self, runtime: DiffusersRuntime | None = None) -> None:
+        self._runtime = runtime
+
+    @property
+    def runtime(self) -> DiffusersRuntime:
+        return self._runtime or shared_runtime()
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        runtime = self.runtime
+        weights, info = runtime.resolve(request, Kind.IMAGE)
+        width, height = ModelSpec.size_of(str(request.params["ratio"]))
+        context.progress(0.0)
+        item = _ImageItem(str(request.params.get("promptText", "")), request.seed)
+        try:
+            with runtime.cache.use(info) as resident:
+                multiple = pipelines.size_multiple(resident.pipe, info.class_name)
+                size = _generation_size(weights, (width, height), multiple)
+                key = (info.path, size, weights)
+
+                def execute(jobs: Sequence[Job[_ImageItem, Image.Image]]) -> list[Image.Image]:
+                    return self._generate(runtime, resident, weights, size, jobs)
+
+                image = runtime.batcher.run(key, item, context, resident.lock, execute)
+        finally:
+            free_device_memory()
+        context.progress(IMAGE_STEPS_END)
+        buffer = io.BytesIO()
+        _fit(image, (width, height)).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        context.progress(1.0)
+        return [Artifact(filename="output.png", data=buffer.getvalue(), content_type="image/png")]
+
+    @staticmethod
+    def _generate(
+        runtime: DiffusersRuntime,
+        resident: Resident,
+        weights: WeightsEntry,
+        size: tuple[int, int],
+        jobs: Sequence[Job[_ImageItem, Image.Image]],
+    ) -> list[Image.Image]:
+        device = runtime.options.device
+        contexts = [job.context for job in jobs]
+        with torch.inference_mode():
+            output = resident.pipe(
+                prompt=[job.item.prompt for job in jobs],
+                width=size[0],
+                height=size[1],
+                generator=[pipelines.manual_seed(device, job.item.seed) for job in jobs],
+                output_type="pil",
+                callback_on_step_end=_step_callback(contexts, STEPS_START, IMAGE_STEPS_END),
+                **_sampler(weights, len(jobs)),
+            )
+        runtime.mark_warm(resident)
+        images: list[Image.Image] = [image.convert("RGB") for image in output.images]
+        return images
+
+
+def _keyframes(request: EngineRequest) -> tuple[Image.Image | None, Image.Image | None]:
+    """`promptImage`: one URI (the first frame) or a list of {uri, position: first|last}."""
+    value = request.params.get("promptImage")
+    if isinstance(value, str):
+        return load_image(request, value, "promptImage"), None
+    frames: dict[str, Image.Image] = {}
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, Mapping) and isinstance(item.get("uri"), str):
+                position = str(item.get("position") or "first")
+                frames[position] = load_image(request, item["uri"], f"promptImage[{index}].uri")
+    return frames.get("first"), frames.get("last")
+
+
+FloatFrames = npt.NDArray[np.float32]
+
+
+class DiffusersVideoEngine:
+    name = VIDEO_ENGINE
+
+    def __init__(self, runtime: DiffusersRuntime | None = None) -> None:
+        self._runtime = runtime
+
+    @property
+    def runtime(self) -> DiffusersRuntime:
+        return self._runtime or shared_runtime()
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        runtime = self.runtime
+        weights, info = runtime.resolve(request, Kind.VIDEO)
+        family = info.family
+        seconds = clip_seconds(request.params, request.model)
+        size = output_size(request.params.get("ratio"), "1280:720")
+        first, last = _keyframes(request)
+        if first is not None and not family.takes_first_frame:
+            raise EngineFailure(
+                "INTERNAL",
+                f"model {request.model}: {weights.path} holds {info.class_name}, which cannot start from an "
+                "image; configure an image-to-video folder for image_to_video",
+            )
+        if first is None and family.takes_first_frame and info.class_name != "LTXConditionPipeline":
+            raise EngineFailure(
+                "INTERNAL",
+                f"model {request.model}: {weights.path} holds {info.class_name}, which needs an image",
+            )
+        if last is not None and not family.takes_last_frame:
+            log.info(
+                "%s takes no last frame; task %s is generated from its first",
+                info.class_name,
+                request.task_id,
+            )
+            last = None
+        context.progress(0.0)
+        try:
+            with runtime.cache.use(info) as resident:
+                multiple = pipelines.size_multiple(resident.pipe, info.class_name)
+                gen_size = _generation_size(weights, size, multiple)
+                count = pipeline_frames(seconds, family.fps, family.frame_step, weights.max_frames)
+                acquire(resident.lock, context)
+                try:
+                    frames = self._generate(
+                        runtime, resident, weights, request, context, gen_size, count, first, last
+                    )
+                finally:
+                    resident.lock.release()
+        finally:
+            free_device_memory()
+        context.progress(VIDEO_ENCODE_START)
+        pixels = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        fitted = [_fit(Image.fromarray(frame, "RGB"), size) for frame in pixels]
+        total = frame_total(seconds)
+        timeline = (fitted[index] for index in retime(len(fitted), total))
+        return render_mp4(timeline, size, total, context, start=VIDEO_ENCODE_START)
+
+    @staticmethod
+    def _generate(
+        runtime: DiffusersRuntime,
+        resident: Resident,
+        weights: WeightsEntry,
+        request: EngineRequest,
+        context: RunContext,
+        size: tuple[int, int],
+        count: int,
+        first: Image.Image | None,
+        last: Image.Image | None,
+    ) -> FloatFrames:
+        info = resident.info
+        kwargs: dict[str, Any] = {
+            "prompt": str(request.params.get("promptText", "")),
+            "width": size[0],
+            "height": size[1],
+            "num_frames": count,
+            "generator": pipelines.manual_seed(runtime.options.device, request.seed),
+            "output_type": "np",
+            "callback_on_step_end": _step_callback([context], STEPS_START, VIDEO_STEPS_END),
+            **_sampler(weights, 1),
+        }
+        if weights.negative_prompt is not None:
+            kwargs["negative_prompt"] = weights.negative_prompt
+        kwargs.update(_conditioning(info, size, count, first, last))
+        with torch.inference_mode():
+            output = resident.pipe(**kwargs)
+        runtime.mark_warm(resident)
+        frames: FloatFrames = np.asarray(output.frames[0], dtype=np.float32)
+        return frames
+
+
+def _conditioning(
+    info: FolderInfo, size: tuple[int, int], count: int, first: Image.Image | None, last: Image.Image | None
+) -> dict[str, Any]:
+    """Keyframes in each family's terms, fitted to the generated size (pipelines would stretch them)."""
+    kwargs: dict[str, Any] = {}
+    if info.class_name.startswith("LTX"):
+        kwargs["frame_rate"] = info.family.fps
+    if first is None:
+        return kwargs
+    first = _fit(first, size)
+    last = _fit(last, size) if last is not None else None
+    if info.class_name == "LTXConditionPipeline":
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        conditions = [LTXVideoCondition(image=first, frame_index=0)]
+        if last is not None:
+            conditions.append(LTXVideoCondition(image=last, frame_index=count - 1))
+        kwargs["conditions"] = conditions
+        return kwargs
+    kwargs["image"] = first
+    if last is not None:
+        kwargs["last_image"] = last
+    return kwargs
