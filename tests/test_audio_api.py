@@ -141,3 +141,10 @@ def test_upload_is_measured_and_priced_at_submission(server: Server, client: Run
     upload = client.uploads.create_ephemeral(file=("speech.mp3", io.BytesIO(audio), "audio/mpeg"))
     created = client.voice_isolation.create(model="eleven_voice_isolation", audio_uri=upload.uri)
     assert created.estimated_cost.credits == 1  # 6 s at 1 credit per 6 s
+
+
+def test_the_catalog_languages_are_the_ones_the_voices_speak() -> None:
+    """The 400 at submission and the engine must agree, or a request passes and then fails."""
+    from taxiway.engines.audio import tts
+
+    assert tuple(tts.SUPPORTED_LANGUAGES) == TTS_LANGUAGES

@@ -27,7 +27,7 @@ from taxiway.catalog.models import (
 from taxiway.catalog.voices import LIVE_PRESETS, TTS_PRESETS
 
 # Languages the offline voices speak (`languageCode`); the TTS engine's own list must equal it.
-TTS_LANGUAGES = ("en", "es", "fr")
+TTS_LANGUAGES = ("en", "es", "fr", "it", "pt")
 # Target languages of eleven_voice_dubbing, as the SDK lists them; which pairs run offline is the
 # dubbing engine's business (an unsupported pair fails the task with ASSET.INVALID).
 DUBBING_LANGUAGES = (

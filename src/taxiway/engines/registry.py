@@ -46,6 +46,8 @@ BUILTIN: Mapping[str, EngineFactory] = {
     "deepfilternet-isolation": _audio("voice_isolation", "VoiceIsolationEngine"),
     "offline-dubbing": _audio("dubbing", "DubbingEngine"),
     "procedural-sound-effects": _audio("sound_effects", "SoundEffectEngine"),
+    "diffusers-image": _builtin("diffusers", "engines", "DiffusersImageEngine"),
+    "diffusers-video": _builtin("diffusers", "engines", "DiffusersVideoEngine"),
 }
 
 

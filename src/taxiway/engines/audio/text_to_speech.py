@@ -1,0 +1,44 @@
+"""The offline text_to_speech engine: a preset voice reads `promptText` (see `tts.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from taxiway.engines.audio import codec, tts
+from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+
+
+def preset_id(params: Mapping[str, Any]) -> str:
+    voice = params.get("voice")
+    if not isinstance(voice, Mapping) or not isinstance(voice.get("presetId"), str):
+        raise EngineFailure("INPUT.INVALID", "voice: a runway-preset voice with a presetId is required")
+    return str(voice["presetId"])
+
+
+class TextToSpeechEngine:
+    name = "offline-tts"
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        params = request.params
+        text = str(params.get("promptText", ""))
+        voice = preset_id(params)
+        language = params.get("languageCode")
+        context.progress(0.0)
+        # Sentence k of n done -> progress k/n, leaving the last 5 % for the MP3 encode.
+        try:
+            clip = tts.synthesize(
+                text,
+                voice,
+                str(language) if language else None,
+                on_sentence=lambda done, total: context.progress(0.95 * done / total),
+            )
+        except tts.UnsupportedLanguage as error:
+            raise EngineFailure("ASSET.INVALID", f"languageCode: {error}") from None
+        except KeyError:
+            raise EngineFailure("INPUT.INVALID", f"voice: unknown preset {voice!r}") from None
+        except ValueError as error:
+            raise EngineFailure("INPUT.INVALID", f"promptText: {error}") from None
+        artifact = codec.artifact(clip, "speech")
+        context.progress(1.0)
+        return [artifact]
