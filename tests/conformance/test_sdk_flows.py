@@ -13,6 +13,7 @@ import httpx
 import pytest
 from runwayml import RunwayML
 from runwayml.lib.polling import NewTaskCreatedResponse, create_waitable_resource
+from runwayml.types import TextToSpeechCreateResponse
 
 from conformance.probe import probe, probe_audio
 from conformance.variants import Variant, variants
@@ -61,7 +62,8 @@ def create(client: RunwayML, variant: Variant) -> NewTaskCreatedResponse:
         created: NewTaskCreatedResponse = client.post(
             f"/v1/{variant.endpoint}",
             body=variant.params,
-            cast_to=create_waitable_resource(NewTaskCreatedResponse, client),
+            # Every create response has the same shape: an id and the estimated cost.
+            cast_to=create_waitable_resource(TextToSpeechCreateResponse, client),
         )
         return created
     resource = getattr(client, variant.resource)

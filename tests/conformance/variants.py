@@ -1,5 +1,8 @@
 """One request per model variant the catalog serves (every overload of the SDKs' `create`, plus the
-seed's legacy models), with what the output must be and what it must cost."""
+seed's legacy models), with what the output must be and what it must cost.
+
+Inputs here are data URIs, which are measured at submission: models priced on an input's length
+estimate that length exactly instead of holding their maximum."""
 
 from __future__ import annotations
 
@@ -73,11 +76,11 @@ def variants() -> list[Variant]:
         Variant("image_to_video", {"model": "seedance2", "promptImage": [{"uri": image}, {"uri": last}], "ratio": "640:640", "duration": 4}, 640, 640, 144, 144, 4, label="references"),
         Variant("image_to_video", {"model": "veo3", "promptImage": image, "ratio": "1280:720", "duration": 8}, 1280, 720, 320, 320, 8, audio=True, node=False),
         Variant("image_to_video", {"model": "gen3a_turbo", "promptImage": image, "promptText": prompt, "ratio": "768:1280", "duration": 5}, 768, 1280, 25, 25, 5, node=False),
-        Variant("video_to_video", {"model": "seedance2", "promptVideo": hd_clip, "promptText": "make it neon", "ratio": "640:640"}, 640, 640, 540, 72, 2),
-        Variant("video_to_video", {"model": "gen4_aleph", "videoUri": clip, "promptText": "film noir"}, 320, 180, 150, 30, 2, node=False),
+        Variant("video_to_video", {"model": "seedance2", "promptVideo": hd_clip, "promptText": "make it neon", "ratio": "640:640"}, 640, 640, 72, 72, 2),
+        Variant("video_to_video", {"model": "gen4_aleph", "videoUri": clip, "promptText": "film noir"}, 320, 180, 30, 30, 2, node=False),
         Variant("character_performance", {"model": "act_two", "character": {"type": "image", "uri": image},
-                                          "reference": {"type": "video", "uri": performance}}, 1280, 720, 150, 15, 3),
-        Variant("video_upscale", {"model": "upscale_v1", "videoUri": short}, 1280, 720, 60, 2, 1, node=False),
+                                          "reference": {"type": "video", "uri": performance}}, 1280, 720, 15, 15, 3),
+        Variant("video_upscale", {"model": "upscale_v1", "videoUri": short}, 1280, 720, 2, 2, 1, node=False),
         *audio_variants(),
     ]  # fmt: skip
 

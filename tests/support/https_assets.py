@@ -13,6 +13,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,7 +47,17 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def video_bytes(
+def video_bytes(container: str = "mp4", codec: str = "libx264", **options: Any) -> bytes:
+    """A short synthetic clip encoded by PyAV (1 s of 64x64 H.264 in MP4 by default).
+
+    Encoded on a throwaway thread: SVT-AV1 raises the thread that opens it to SCHED_FIFO 99 when run
+    as root, and a real-time main thread starves everything else on a small machine.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_encode_video, container, codec, **options).result()
+
+
+def _encode_video(
     container: str = "mp4",
     codec: str = "libx264",
     *,
@@ -56,7 +67,6 @@ def video_bytes(
     pix_fmt: str = "yuv420p",
     with_audio: bool = False,
 ) -> bytes:
-    """A short synthetic clip encoded by PyAV (1 s of 64x64 H.264 in MP4 by default)."""
     out = io.BytesIO()
     with av.open(out, "w", format=container) as output:
         stream = output.add_stream(codec, rate=rate)
