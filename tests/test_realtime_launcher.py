@@ -103,9 +103,7 @@ async def test_consume_starts_the_avatar_and_end_call_completes_the_session(
 
     room.send_data(f"user:{row.id}", {"type": "END_CALL"})
     await room.until(lambda: room.disconnected)
-    await room.until(
-        lambda: not launcher._tasks
-    )  # the worker has reported
+    await room.until(lambda: not launcher._tasks)  # the worker has reported
     finished = await _status(service, row.id)
     assert finished.status == "COMPLETED"
     assert finished.cost_credits == lifecycle.credits_for(finished.duration or 0)

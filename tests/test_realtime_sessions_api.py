@@ -273,10 +273,14 @@ def test_integrations(live: Server, server: Server) -> None:
         created = client.realtime_sessions.create(
             model="gwm1_avatars", avatar=PRESET, integration={"type": "livekit", **room}
         )
-        ready = wait_status(client, created.id, "READY")
-        assert consume(target, created.id, ready.session_key).status_code == 409  # nothing to consume
+        settled = wait_status(client, created.id, "READY", "FAILED")
+        if settled.status == "READY":
+            assert consume(target, created.id, settled.session_key).status_code == 409  # nothing to consume
+        # At READY the avatar joins the customer's room at once; this one does not exist.
+        failed = wait_status(client, created.id, "FAILED", timeout=60)
+        assert failed.failure_code == "TALKING_AVATAR.CONNECT_FAILED"
         deprecated = client.realtime_sessions.create(model="gwm1_avatars", avatar=PRESET, livekit=room)
-        assert wait_status(client, deprecated.id, "READY")
+        assert wait_status(client, deprecated.id, "READY", "FAILED")
     client = sdk(live)
     with pytest.raises(BadRequestError):
         client.realtime_sessions.create(

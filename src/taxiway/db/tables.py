@@ -183,9 +183,7 @@ class AvatarDocument(Base):
     __tablename__ = "avatar_documents"
 
     avatar_id: Mapped[str] = mapped_column(ForeignKey("avatars.id", ondelete="CASCADE"), primary_key=True)
-    document_id: Mapped[str] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
-    )
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_avatar_documents_document", "document_id"),)

@@ -47,7 +47,7 @@ async def check_at_submission(
         problem = _rule_problem(ref, info.duration, info.width, info.height)
         if problem:
             issues.append({"code": "custom", "path": ref.path, "message": problem})
-        elif priced and ref.rule.path.split(".")[0] == priced and info.duration is not None:
+        elif priced in (ref.rule.path, ref.rule.path.split(".")[0]) and info.duration is not None:
             input_seconds = info.duration
     return SubmissionCheck(issues, input_seconds)
 
