@@ -93,14 +93,8 @@ def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
 
 
-@dataclass(frozen=True)
-class _ImageItem:
-    prompt: str
-    seed: int
-
-
-class DiffusersImageEngine:
-    name = IMAGE_ENGINE
+class _RuntimeEngine:
+    """Engines share one runtime (settings, resident pipelines) unless a test hands them their own."""
 
     def __init__(self, runtime: DiffusersRuntime | None = None) -> None:
         self._runtime = runtime
@@ -108,6 +102,16 @@ class DiffusersImageEngine:
     @property
     def runtime(self) -> DiffusersRuntime:
         return self._runtime or shared_runtime()
+
+
+@dataclass(frozen=True)
+class _ImageItem:
+    prompt: str
+    seed: int
+
+
+class DiffusersImageEngine(_RuntimeEngine):
+    name = IMAGE_ENGINE
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         runtime = self.runtime
@@ -175,15 +179,8 @@ def _keyframes(request: EngineRequest) -> tuple[Image.Image | None, Image.Image 
 FloatFrames = npt.NDArray[np.float32]
 
 
-class DiffusersVideoEngine:
+class DiffusersVideoEngine(_RuntimeEngine):
     name = VIDEO_ENGINE
-
-    def __init__(self, runtime: DiffusersRuntime | None = None) -> None:
-        self._runtime = runtime
-
-    @property
-    def runtime(self) -> DiffusersRuntime:
-        return self._runtime or shared_runtime()
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         runtime = self.runtime
