@@ -64,7 +64,7 @@ class MouthEnvelope:
         return self.value
 
 
-def placeholder_portrait(width: int, height: int) -> Image.Image:
+def drawn_portrait(width: int, height: int) -> Image.Image:
     """A drawn face for avatars without a reference image (presets), in the same layout."""
     image = Image.new("RGB", (width, height), (46, 52, 64))
     draw = ImageDraw.Draw(image)
@@ -92,7 +92,7 @@ class AvatarAnimator:
         self.width, self.height, self.fps = width, height, fps
         self.layout = layout or FaceLayout()
         if image is None:
-            image = placeholder_portrait(width, height)
+            image = drawn_portrait(width, height)
         fitted = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGBA"), (width, height))
         self._margin_y = max(1, math.ceil(self.layout.bob * height))
         self._margin_x = max(1, math.ceil(self.layout.sway * width))

@@ -16,7 +16,6 @@ import numpy as np
 from PIL import Image
 
 from taxiway.config import Settings
-from taxiway.engines.audio.codec import Clip
 from taxiway.realtime.conversation import Persona, ToolSpec
 from taxiway.realtime.retrieval import KnowledgeDocument
 from taxiway.realtime.room import AvatarRoom, LiveKitRoom
@@ -42,6 +41,7 @@ class OfflineSpeech:
 
     def transcribe(self, samples: FloatArray, sample_rate: int, language: str | None = None) -> str:
         from taxiway.engines.audio import asr
+        from taxiway.engines.audio.codec import Clip
 
         clip = Clip(np.asarray(samples, np.float32), sample_rate)
         return asr.transcribe(clip, language).text.strip()

@@ -6,12 +6,12 @@ mono float32 samples in [-1, 1] with their sample rate, whatever rate the engine
 
 from __future__ import annotations
 
-from math import gcd
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import resample_poly
+
+from taxiway.engines.audio.codec import resample as resample
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -26,15 +26,6 @@ class Transcriber(Protocol):
     def transcribe(self, samples: FloatArray, sample_rate: int, language: str | None = None) -> str:
         """The words spoken in `samples`; empty when nothing intelligible was said."""
         ...
-
-
-def resample(samples: FloatArray, source_rate: int, target_rate: int) -> FloatArray:
-    """Polyphase resampling: exact length ratio and no phase shift, which keeps lip sync aligned."""
-    if source_rate == target_rate:
-        return samples.astype(np.float32, copy=False)
-    divisor = gcd(source_rate, target_rate)
-    out = resample_poly(samples, target_rate // divisor, source_rate // divisor)
-    return np.asarray(out, dtype=np.float32)
 
 
 def to_int16(samples: FloatArray) -> npt.NDArray[np.int16]:

@@ -17,7 +17,6 @@ import av.error
 import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
-from scipy.signal import resample_poly
 
 from taxiway.engines.base import Artifact, EngineFailure
 
@@ -45,6 +44,8 @@ def resample(samples: FloatArray, source_rate: int, target_rate: int) -> FloatAr
     """Polyphase resampling: exact length ratio, no phase shift, good enough for speech and effects."""
     if source_rate == target_rate:
         return samples.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # scipy.signal takes most of a second to import
+
     divisor = gcd(source_rate, target_rate)
     out = resample_poly(samples, target_rate // divisor, source_rate // divisor)
     return np.asarray(out, dtype=np.float32)
