@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from taxiway.api.auth import CurrentPrincipal, State, bearer_token
-from taxiway.api.avatars import StrictBody, parse_body
+from taxiway.api.avatars import StrictBody, parse_body, preset_id
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
 from taxiway.api.schemas import ErrorBody
@@ -57,14 +57,7 @@ UNION_TAGS = frozenset(
 
 class PresetAvatar(StrictBody):
     type: Literal["runway-preset"]
-    presetId: str
-
-    @field_validator("presetId")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in PRESET_AVATARS:
-            raise ValueError("Invalid option: expected one of " + "|".join(f"'{v}'" for v in PRESET_AVATARS))
-        return value
+    presetId: preset_id(PRESET_AVATARS)  # type: ignore[valid-type]
 
 
 class CustomAvatar(StrictBody):
