@@ -148,3 +148,32 @@ def test_the_catalog_languages_are_the_ones_the_voices_speak() -> None:
     from taxiway.engines.audio import tts
 
     assert tuple(tts.SUPPORTED_LANGUAGES) == TTS_LANGUAGES
+
+
+def test_dubbing_input_over_ten_minutes_is_refused(server: Server) -> None:
+    """A long data URI is measured at submission: 601 s of quiet audio, 8 kb/s MP3 (about 600 kB)."""
+    import io
+
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as container:
+        stream = container.add_stream("mp3", rate=8000)
+        stream.layout = "mono"
+        stream.bit_rate = 8000
+        block = np.zeros((1, 8000 * 60), np.float32)
+        for minute in range(11):
+            frame = av.AudioFrame.from_ndarray(
+                block[:, : 8000 if minute == 10 else None], format="fltp", layout="mono"
+            )
+            frame.sample_rate = 8000
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        container.mux(stream.encode(None))
+    uri = "data:audio/mpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    response = post(
+        server, "voice_dubbing", {"model": "eleven_voice_dubbing", "audioUri": uri, "targetLang": "en"}
+    )
+    assert ["audioUri"] in issue_paths(response)
+    assert "at most 600 seconds" in response.json()["issues"][0]["message"]
