@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import runwayml.lib.polling
+import trustme
 from hypothesis import settings
 from runwayml import RunwayML
 
 from support.clients import sdk
+from support.https_assets import AssetServer
 from support.server import Server
 
 # CI runs every property test on the same examples, so a red build always reproduces.
@@ -49,6 +51,17 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield make
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def assets_server(tmp_path: Path) -> Iterator[tuple[AssetServer, Path]]:
+    """A local HTTPS asset host with its own CA, and the CA bundle a taxiway server must trust."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    server = AssetServer(ca).start()
+    yield server, bundle
+    server.stop()
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import trustme
 from runwayml import BadRequestError, RunwayML
 from runwayml.lib.polling import TaskFailedError
 
@@ -14,16 +13,6 @@ from conformance.media import png
 from support.clients import balance, sdk
 from support.https_assets import AssetServer, Route, image_bytes, video_bytes
 from support.server import Server
-
-
-@pytest.fixture
-def assets_server(tmp_path: Path) -> Iterator[tuple[AssetServer, Path]]:
-    ca = trustme.CA()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    server = AssetServer(ca).start()
-    yield server, bundle
-    server.stop()
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import trustme
 from PIL import Image
 from runwayml import BadRequestError, NotFoundError, RunwayML
 
@@ -83,20 +82,10 @@ def test_unusable_images(client: RunwayML) -> None:
     assert failed.reference_image_uri is None
 
 
-@pytest.fixture
-def assets(tmp_path: Path) -> Iterator[tuple[AssetServer, Path]]:
-    ca = trustme.CA()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    server = AssetServer(ca).start()
-    yield server, bundle
-    server.stop()
-
-
 def test_https_reference_image_that_is_not_an_image_fails(
-    make_server: Callable[..., Server], assets: tuple[AssetServer, Path]
+    make_server: Callable[..., Server], assets_server: tuple[AssetServer, Path]
 ) -> None:
-    files, bundle = assets
+    files, bundle = assets_server
     taxiway = make_server(
         TAXIWAY_ALLOW_PRIVATE_NETWORKS="1",
         TAXIWAY_ASSET_HOST_OVERRIDES='{"assets.test": "127.0.0.1"}',
