@@ -43,6 +43,7 @@ from taxiway.realtime.conversation import (
     TranscriptEntry,
     VoiceActivity,
 )
+from taxiway.realtime.livekit_tokens import BACKEND_PREFIX, WORKER_PREFIX, backend_identity
 from taxiway.realtime.retrieval import KnowledgeBase, KnowledgeDocument
 from taxiway.realtime.room import (
     OUTPUT_SAMPLE_RATE,
@@ -60,22 +61,12 @@ from taxiway.realtime.speech import FloatArray, Synthesizer, Transcriber, from_i
 
 log = logging.getLogger(__name__)
 
-WORKER_IDENTITY_PREFIX = "worker:"
-BACKEND_IDENTITY_PREFIX = "backend:"
 NO_PARTICIPANT_CODE = "TALKING_AVATAR.NO_PARTICIPANT"
 CONNECT_FAILED_CODE = "TALKING_AVATAR.CONNECT_FAILED"
 WORKER_ERROR_CODE = "TALKING_AVATAR.WORKER_ERROR"
 DISCONNECTED_CODE = "TALKING_AVATAR.DISCONNECTED"
 AGENT_AUDIO_TOPIC = "lk.audio_stream"
 AUDIO_FRAME_MS = 10
-
-
-def worker_identity(session_id: str) -> str:
-    return WORKER_IDENTITY_PREFIX + session_id
-
-
-def backend_identity(session_id: str) -> str:
-    return BACKEND_IDENTITY_PREFIX + session_id
 
 
 class Clock(Protocol):
@@ -325,7 +316,7 @@ class AvatarWorker:
     # -- lifecycle
 
     def _is_user(self, identity: str) -> bool:
-        if identity.startswith((WORKER_IDENTITY_PREFIX, BACKEND_IDENTITY_PREFIX)):
+        if identity.startswith((WORKER_PREFIX, BACKEND_PREFIX)):
             return False
         wanted = self.session.agent_identity if self.session.integration else None
         return wanted is None or identity == wanted

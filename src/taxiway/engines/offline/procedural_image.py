@@ -33,7 +33,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
 
 Rgb = tuple[float, float, float]
-FloatArray = npt.NDArray[np.floating[Any]]  # float32 at run time; the stubs widen mixed arithmetic
+FloatArray = npt.NDArray[np.floating[Any]]  # float32 at run time; numpy's annotations widen mixed arithmetic
 
 # Rendering happens at this long side and is upscaled: everything is smooth, so detail is not lost,
 # and the numpy work shrinks ~16x at 1080p. PNG encoding of the full frame dominates the run time.
