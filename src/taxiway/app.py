@@ -29,6 +29,7 @@ from taxiway.api import (
 from taxiway.api.limits import BodySizeLimit
 from taxiway.api.state import AppState
 from taxiway.assets.intake import AssetIntake, AssetPolicy
+from taxiway.assets.sweeper import UploadSweeper
 from taxiway.avatars.processing import AvatarProcessor
 from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
@@ -98,10 +99,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         realtime_sessions.launcher = workers
         await avatar_processor.start()
         await realtime_sessions.start()
+        app.state.upload_sweeper = upload_sweeper = UploadSweeper(
+            sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
+        )
+        upload_sweeper.start()
         log.info("taxiway %s ready, data in %s", __version__, settings.data_dir.resolve())
         try:
             yield
         finally:
+            await upload_sweeper.stop()
             await workers.close()
             await realtime_sessions.stop()
             await avatar_processor.stop()

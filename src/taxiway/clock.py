@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def timestamp() -> float:
+    """Unix seconds on the same clock as `utcnow`, for tokens that carry their expiry as a number."""
+    return utcnow().timestamp()
+
+
 def iso_millis(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as the real API writes timestamps."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     allow_private_networks: bool = Field(
         default=False, description="Let asset URLs resolve to private, loopback or link-local addresses"
     )
+    upload_sweep_interval_seconds: float = Field(
+        default=600.0, gt=0, description="How often uploads whose runway:// URI expired are deleted"
+    )
     asset_fetch_timeout_seconds: float = Field(default=30.0, gt=0)
     asset_fetch_min_bytes_per_second: float = Field(default=65536, ge=0)
     asset_host_overrides: dict[str, str] = Field(

@@ -8,14 +8,15 @@ found when the task runs, and fails the task with the real API's code for unusab
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import ssl
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taxiway import clock as server_clock
 from taxiway.assets.datauri import is_data_uri, parse_data_uri
 from taxiway.assets.errors import (
     INVALID_UPLOAD_URI,
@@ -36,8 +37,9 @@ from taxiway.storage.signing import UrlSigner
 
 ASSET_INVALID = "ASSET.INVALID"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-# A task queued just before its runway:// URI expires still gets its input.
-RUN_TIME_GRACE_SECONDS = 3600.0
+# Accepted work keeps its runway:// inputs however long it waits: the URI was unexpired when the task
+# or avatar was accepted, and the upload sweeper keeps the files that unfinished work names.
+RUN_TIME_GRACE_SECONDS = math.inf
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ class AssetIntake:
         *,
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = server_clock.timestamp,
     ) -> AssetIntake:
         """Intake for the running server: upload tokens keyed from `signer`, fetching per `policy`."""
         policy = policy or AssetPolicy()

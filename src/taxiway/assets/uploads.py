@@ -5,6 +5,9 @@ organization, the blob key and the expiry (24 h), so checking one needs the secr
 The upload form carries a second, shorter-lived token (the "policy", as in an S3 presigned POST)
 that authorises writing that one blob. Both are signed with a key derived from the server's
 signing secret, so neither can stand in for the other nor for a signed output URL.
+
+A blob's key carries its URI's expiry (`uploads/<org>/<expires>-<id>/file.<ext>`), so the sweeper
+(`assets.sweeper`) can tell expired uploads from their keys alone, again without server-side state.
 """
 
 from __future__ import annotations
@@ -19,19 +22,20 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from taxiway import clock as server_clock
 from taxiway.assets.errors import EXPIRED_UPLOAD_URI, INVALID_UPLOAD_URI, AssetError
 from taxiway.assets.kinds import MIB, AssetKind
 from taxiway.storage.blobs import BlobStore, LocalBlobStore
 from taxiway.storage.signing import UrlSigner
 
 SCHEME = "runway://"
+UPLOADS_PREFIX = "uploads"
 URI_TTL_SECONDS = 24 * 3600
 POLICY_TTL_SECONDS = 3600
 MIN_UPLOAD_BYTES = 512
@@ -45,7 +49,9 @@ _URI_TYPE = "ephemeral"
 _POLICY_TYPE = "upload-policy"
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_KEY = re.compile(r"uploads/[A-Za-z0-9_-]{1,64}/[0-9a-f]{32}/file\.[a-z0-9]{1,8}")
+# Keys written before expiries were part of them lack the `<expires>-` part; their URIs still verify.
+_KEY = re.compile(r"uploads/[A-Za-z0-9_-]{1,64}/(?:[0-9]{1,12}-)?[0-9a-f]{32}/file\.[a-z0-9]{1,8}")
+_UPLOAD_DIR = re.compile(r"(?:([0-9]{1,12})-)?[0-9a-f]{32}")
 
 
 class UploadTokenError(AssetError):
@@ -99,7 +105,7 @@ class UploadTokens:
         self,
         secret: bytes,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = server_clock.timestamp,
         uri_ttl_seconds: int = URI_TTL_SECONDS,
         policy_ttl_seconds: int = POLICY_TTL_SECONDS,
     ) -> None:
@@ -122,13 +128,15 @@ class UploadTokens:
             raise ValueError(f"unsupported file extension: {filename!r}")
         kind, media_type, extension = declared
         now = int(self._clock())
+        expires_at = now + self.uri_ttl_seconds
+        folder = f"{UPLOADS_PREFIX}/{_path_safe(organization_id)}/{expires_at}-{uuid.uuid4().hex}"
         claims = UploadClaims(
             organization_id=organization_id,
-            key=f"uploads/{_path_safe(organization_id)}/{uuid.uuid4().hex}/file.{extension}",
+            key=f"{folder}/file.{extension}",
             kind=kind,
             media_type=media_type,
             issued_at=now,
-            expires_at=now + self.uri_ttl_seconds,
+            expires_at=expires_at,
         )
         policy = self._sign(_POLICY_TYPE, claims, min(claims.expires_at, now + self.policy_ttl_seconds))
         fields = {"key": claims.key, "policy": policy}
@@ -210,6 +218,21 @@ def _claims(payload: dict[str, Any], token_type: str) -> UploadClaims | None:
     if not _KEY.fullmatch(key) or declared is None or declared[1] != media_type:
         return None
     return UploadClaims(organization_id, key, declared[0], media_type, issued, expires)
+
+
+def upload_folder(key: str) -> tuple[str, int | None] | None:
+    """The folder of the upload a blob key lies in, and the URI expiry its name records.
+
+    The expiry is None for folders named before expiries were recorded; the whole result is None
+    for keys outside any upload's folder.
+    """
+    parts = key.split("/")
+    if len(parts) < 4 or parts[0] != UPLOADS_PREFIX or not _SAFE_ID.fullmatch(parts[1]):
+        return None
+    match = _UPLOAD_DIR.fullmatch(parts[2])
+    if match is None:
+        return None
+    return "/".join(parts[:3]), None if match[1] is None else int(match[1])
 
 
 def _path_safe(organization_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -16,6 +17,10 @@ class BlobStore(Protocol):
     async def exists(self, key: str) -> bool: ...
 
     async def delete_prefix(self, prefix: str) -> None: ...
+
+    async def list_prefix(self, prefix: str) -> dict[str, float]:
+        """Every blob under `prefix` (half-written ones too), with the Unix time it was last written."""
+        ...
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path to serve the blob from, or None where the store serves its own URLs."""
@@ -55,6 +60,18 @@ class LocalBlobStore:
 
     async def delete_prefix(self, prefix: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._path(prefix), True)
+
+    def _list(self, prefix: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for folder, _, files in os.walk(self._path(prefix)):
+            for name in files:
+                path = Path(folder, name)
+                with contextlib.suppress(FileNotFoundError):  # deleted while we walk
+                    found[path.relative_to(self.root).as_posix()] = path.stat().st_mtime
+        return found
+
+    async def list_prefix(self, prefix: str) -> dict[str, float]:
+        return await asyncio.to_thread(self._list, prefix)
 
     def local_path(self, key: str) -> Path | None:
         try:
