@@ -15,12 +15,19 @@ prints, in one run:
   - taxiway: a server started with the folder configured (`TAXIWAY_WEIGHTS`, `TAXIWAY_ENGINES`), the
     job submitted with the official `runwayml` SDK and polled until SUCCEEDED with its PNG/MP4 stored
     and downloaded (the first task loads the pipeline and is reported apart, then the timed tasks);
-  - the overhead ratio (taxiway / stock) and the FLOP lower bound at 800 TFLOP/s (dense bf16).
+  - with lossless optimizations asked for (`--attention`, `--fuse`, `--compile`, `--compile-scope`), the
+    same pipeline called directly with them ("raw"), the speed-up over stock, and taxiway run with them;
+  - the overhead ratio (taxiway / raw, raw being stock when nothing is optimized) and the FLOP lower
+    bound at 800 TFLOP/s (dense bf16);
+  - FLUX: images per second with 4 requests at once (the server batches them), as seconds per image;
+  - with `--warmup`, how long the server's start-up warm-up took, and with `--compile`, the first task
+    after a restart (compiled kernels read back from the data dir, not compiled again).
 
 taxiway's figure includes what stock diffusers does not do: fitting frames to the requested ratio
 (Lanczos), re-timing to 24 fps and H.264 encoding (videos), PNG encoding, storage and the API round trips.
 
     python bench/gpu_generation.py [--model wan|flux|all] [--repeats N] [--json]   # needs CUDA
+    python bench/gpu_generation.py --attention _native_cudnn --compile max-autotune-no-cudagraphs --warmup
     python bench/gpu_generation.py --tiny                                          # CPU, tiny weights
 """
 
@@ -38,13 +45,51 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PEAK_FLOPS = 800e12  # dense bf16 the FLOP bound is taken at
 TEXT_TOKENS = 512
+CONCURRENT = 4  # FLUX requests in flight at once for the throughput figure
+
+
+@dataclass(frozen=True)
+class Optimizations:
+    """Lossless options, applied alike to the raw pipeline and (through its settings) to taxiway."""
+
+    attention: str | None = None
+    fuse: bool = False
+    compile: str | None = None  # a torch.compile mode
+    compile_scope: str = "full"
+    warmup: bool = False
+
+    @property
+    def any(self) -> bool:
+        return bool(self.attention or self.fuse or self.compile)
+
+    def accelerations(self) -> Any:
+        from taxiway.engines.diffusers.accelerations import Accelerations
+
+        return Accelerations(
+            attention_backend=self.attention, fuse_projections=self.fuse, compile=self.compile is not None,
+            compile_mode=self.compile or "default", compile_scope=self.compile_scope,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        env = {"TAXIWAY_DIFFUSERS_WARMUP": str(self.warmup).lower()}
+        if self.attention:
+            env["TAXIWAY_DIFFUSERS_ATTENTION_BACKEND"] = self.attention
+        if self.fuse:
+            env["TAXIWAY_DIFFUSERS_FUSE_PROJECTIONS"] = "true"
+        if self.compile:
+            env.update(
+                TAXIWAY_DIFFUSERS_COMPILE="true", TAXIWAY_DIFFUSERS_COMPILE_MODE=self.compile,
+                TAXIWAY_DIFFUSERS_COMPILE_SCOPE=self.compile_scope,
+            )  # fmt: skip
+        return env
 
 
 # ---- the jobs -----------------------------------------------------------------------------------------
@@ -240,8 +285,11 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def stock_seconds(job: Job, folder: Path, device: str, repeats: int) -> list[float]:
-    """The job through the stock pipeline, loaded the usual way, after one small warm-up call."""
+def stock_seconds(
+    job: Job, folder: Path, device: str, repeats: int, optimizations: Optimizations | None = None
+) -> list[float]:
+    """The job through the stock pipeline, loaded the usual way, after one warm-up call (at full size
+    when compiled, so that timing excludes compilation); with `optimizations` applied when given."""
     import diffusers
     import torch
 
@@ -252,6 +300,11 @@ def stock_seconds(job: Job, folder: Path, device: str, repeats: int) -> list[flo
         device
     )
     pipe.set_progress_bar_config(disable=True)
+    if optimizations is not None:
+        accelerations = optimizations.accelerations()
+        accelerations.apply(pipe)
+        if accelerations.compile:
+            accelerations.compile_modules(pipe)
     call: dict[str, Any] = {
         "prompt": "a city at night",
         "num_inference_steps": job.steps,
@@ -265,6 +318,8 @@ def stock_seconds(job: Job, folder: Path, device: str, repeats: int) -> list[flo
         call["output_type"] = "pil"
         warm = {**call, "height": job.height // 2, "width": job.width // 2, "num_inference_steps": 2}
         call.update(height=job.height, width=job.width)
+    if optimizations is not None and optimizations.compile:
+        warm = {**call, "num_inference_steps": 2}
     pipe(**warm, generator=torch.Generator(device).manual_seed(0))
     times = []
     for index in range(repeats):
@@ -291,14 +346,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def taxiway_server(
-    workdir: Path, jobs: list[Job], folders: dict[str, Path], device: str
+    workdir: Path, jobs: list[Job], folders: dict[str, Path], device: str, optimizations: Optimizations
 ) -> Iterator[tuple[str, str]]:
     """A taxiway server with the folders configured for the jobs' models; yields (base URL, API key)."""
     import httpx
 
     from taxiway.accounts.keys import generate_key
 
-    key, port = generate_key(), free_port()
+    key, port = os.environ.get("BENCH_KEY") or generate_key(), free_port()
+    os.environ["BENCH_KEY"] = key  # a restarted server (same data dir) keeps the key it was made with
     engines = {job.model: "diffusers-video" if job.duration else "diffusers-image" for job in jobs}
     weights = {job.model: {"path": str(folders[job.architecture]), **job.weights} for job in jobs}
     env = {name: value for name, value in os.environ.items() if not name.startswith("TAXIWAY_")}
@@ -306,6 +362,7 @@ def taxiway_server(
         TAXIWAY_DATA_DIR=str(workdir / "data"), TAXIWAY_PORT=str(port), TAXIWAY_BOOTSTRAP_API_KEY=key,
         TAXIWAY_BOOTSTRAP_CREDITS="1000000", TAXIWAY_LOG_LEVEL="warning", TAXIWAY_ENGINES=json.dumps(engines),
         TAXIWAY_WEIGHTS=json.dumps(weights), TAXIWAY_DIFFUSERS_DEVICE=device, HF_HUB_OFFLINE="1",
+        **optimizations.environment(),
     )  # fmt: skip
     log_path = workdir / "server.log"
     with open(log_path, "ab") as log:
@@ -374,13 +431,24 @@ class Result:
     size: str
     steps: int
     stock_s: list[float] = field(default_factory=list)
-    taxiway_first_s: float = 0.0  # includes loading the pipeline
+    raw_s: list[float] = field(default_factory=list)  # the pipeline called directly, optimized alike
+    taxiway_first_s: float = 0.0  # includes loading the pipeline unless warmed up
     taxiway_s: list[float] = field(default_factory=list)
+    concurrent_per_item_s: float | None = None  # FLUX: 4 requests at once, seconds per image
+    restart_first_s: float | None = None  # compiled: the first task after a restart
     flop: float = 0.0
 
     @property
+    def baseline_s(self) -> float:
+        return statistics.median(self.raw_s or self.stock_s)
+
+    @property
     def overhead(self) -> float:
-        return statistics.median(self.taxiway_s) / statistics.median(self.stock_s)
+        return statistics.median(self.taxiway_s) / self.baseline_s
+
+    @property
+    def speedup(self) -> float:
+        return statistics.median(self.stock_s) / self.baseline_s
 
     @property
     def bound_s(self) -> float:
@@ -394,7 +462,29 @@ def flop_count(job: Job, built: Built) -> float:
     return flux_flops(built.params, job.width, job.height, built.inner, built.layers, job.steps)
 
 
-def run(models: list[str], tiny: bool, repeats: int) -> list[Result]:
+def wait_warm(data_dir: Path, folders: int, timeout: float = 3600) -> float:
+    """Seconds until the server's state file shows every folder resident and warm."""
+    start = time.perf_counter()
+    state_file = data_dir / "diffusers-state.json"
+    while time.perf_counter() - start < timeout:
+        try:
+            resident = json.loads(state_file.read_text())["resident"]
+        except (OSError, ValueError, KeyError):
+            resident = {}
+        if len(resident) >= folders and all(e["warm"] and not e["warming"] for e in resident.values()):
+            return time.perf_counter() - start
+        time.sleep(0.2)
+    raise TimeoutError("the warm-up did not finish")
+
+
+def concurrent_per_item(base: str, key: str, job: Job) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        list(pool.map(lambda seed: api_seconds(base, key, job, seed), range(CONCURRENT)))
+    return (time.perf_counter() - start) / CONCURRENT
+
+
+def run(models: list[str], tiny: bool, repeats: int, optimizations: Optimizations) -> list[Result]:
     import torch
 
     device = "cpu" if tiny else "cuda"
@@ -415,25 +505,44 @@ def run(models: list[str], tiny: bool, repeats: int) -> list[Result]:
             if job.duration:
                 result.size += f"x{job.frames}"
             result.flop = flop_count(job, built[job.architecture])
-            result.stock_s = stock_seconds(job, built[job.architecture].folder, device, repeats)
+            folder = built[job.architecture].folder
+            result.stock_s = stock_seconds(job, folder, device, repeats)
+            if optimizations.any:
+                result.raw_s = stock_seconds(job, folder, device, repeats, optimizations)
             results.append(result)
         folders = {name: item.folder for name, item in built.items()}
-        with taxiway_server(workdir, jobs, folders, device) as (base, key):
+        warmup_s = None
+        with taxiway_server(workdir, jobs, folders, device, optimizations) as (base, key):
+            if optimizations.warmup:
+                warmup_s = wait_warm(workdir / "data", len(folders))
             for job, result in zip(jobs, results, strict=True):
                 result.taxiway_first_s = api_seconds(base, key, job, seed=1000)
                 result.taxiway_s = [api_seconds(base, key, job, seed=index) for index in range(repeats)]
+                if job.duration is None:
+                    result.concurrent_per_item_s = concurrent_per_item(base, key, job)
+        if optimizations.compile:
+            with taxiway_server(workdir, jobs, folders, device, replace(optimizations, warmup=False)) as (
+                base,
+                key,
+            ):
+                for job, result in zip(jobs, results, strict=True):
+                    result.restart_first_s = api_seconds(base, key, job, seed=2000)
+    if warmup_s is not None:
+        print(f"start-up warm-up: {warmup_s:.1f} s")
     return results
 
 
 def report(results: list[Result], device: str) -> None:
     print(f"device: {device}")
-    header = f"{'model':<18}{'size':>14}{'steps':>6}{'stock s':>10}{'taxiway s':>11}{'overhead':>10}"
-    print(header + f"{'first s':>10}{'PFLOP':>9}{'bound s':>9}")
+    header = f"{'model':<18}{'size':>14}{'steps':>6}{'stock s':>9}{'raw s':>8}{'speedup':>8}{'taxiway s':>10}"
+    print(header + f"{'overhead':>9}{'first s':>9}{'4 at once':>10}{'restart':>9}{'PFLOP':>7}{'bound s':>8}")
     for r in results:
+        concurrent = f"{r.concurrent_per_item_s:.3f}" if r.concurrent_per_item_s is not None else "-"
+        restart = f"{r.restart_first_s:.2f}" if r.restart_first_s is not None else "-"
         print(
-            f"{r.name:<18}{r.size:>14}{r.steps:>6}{statistics.median(r.stock_s):>10.2f}"
-            f"{statistics.median(r.taxiway_s):>11.2f}{r.overhead:>10.3f}{r.taxiway_first_s:>10.2f}"
-            f"{r.flop / 1e15:>9.2f}{r.bound_s:>9.3f}"
+            f"{r.name:<18}{r.size:>14}{r.steps:>6}{statistics.median(r.stock_s):>9.2f}{r.baseline_s:>8.2f}"
+            f"{r.speedup:>8.2f}{statistics.median(r.taxiway_s):>10.2f}{r.overhead:>9.3f}"
+            f"{r.taxiway_first_s:>9.2f}{concurrent:>10}{restart:>9}{r.flop / 1e15:>7.2f}{r.bound_s:>8.3f}"
         )
 
 
@@ -449,6 +558,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tiny", action="store_true", help="tiny random weights on CPU: checks the whole flow"
     )
     parser.add_argument("--json", action="store_true", help="also print one RESULT line of JSON")
+    parser.add_argument("--attention", help="diffusers attention backend, e.g. _native_cudnn")
+    parser.add_argument("--fuse", action="store_true", help="fuse attention QKV projections")
+    parser.add_argument(
+        "--compile",
+        choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+        help="torch.compile the denoiser and VAE decoder in this mode",
+    )
+    parser.add_argument("--compile-scope", choices=("full", "blocks"), default="full")
+    parser.add_argument("--warmup", action="store_true", help="the server warms its models up at start")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -472,12 +590,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     models = ["wan", "flux"] if args.model == "all" else [args.model]
     device = "cpu" if args.tiny else torch.cuda.get_device_name()
-    results = run(models, args.tiny, args.repeats)
+    optimizations = Optimizations(
+        attention=args.attention, fuse=args.fuse, compile=args.compile, compile_scope=args.compile_scope,
+        warmup=args.warmup,
+    )  # fmt: skip
+    results = run(models, args.tiny, args.repeats, optimizations)
     report(results, device)
     if args.json:
         document = {
             "device": device, "torch": torch.__version__, "diffusers": diffusers.__version__,
-            "results": [{**asdict(r), "overhead": r.overhead, "bound_s": r.bound_s} for r in results],
+            "optimizations": asdict(optimizations),
+            "results": [
+                {**asdict(r), "overhead": r.overhead, "speedup": r.speedup, "bound_s": r.bound_s}
+                for r in results
+            ],
         }  # fmt: skip
         print("RESULT " + json.dumps(document))
     return 0

@@ -7,6 +7,7 @@ The folders are written with `save_pretrained` and loaded through the engines' o
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -32,11 +33,12 @@ from support import tiny_diffusers
 from support.clients import sdk
 from support.server import Server
 from taxiway.engines.base import EngineFailure, EngineRequest, RunContext, TaskCancelled
-from taxiway.engines.diffusers import pipelines
+from taxiway.engines.diffusers import pipelines, warmup
+from taxiway.engines.diffusers.accelerations import Accelerations
 from taxiway.engines.diffusers.engines import DiffusersImageEngine, DiffusersVideoEngine
 from taxiway.engines.diffusers.geometry import closest_size, generation_size, pipeline_frames, retime
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, RuntimeOptions
-from taxiway.engines.diffusers.weights import WeightsEntry, inspect_folder, startup_problems
+from taxiway.engines.diffusers.weights import WeightsEntry, describe, inspect_folder, startup_problems
 from taxiway.engines.offline.video_encode import probe_video
 
 SMALL = 64 * 48  # generated area: outputs are resized to the requested ratio afterwards
@@ -279,13 +281,90 @@ def test_first_and_last_keyframes_drive_image_to_video(folders: dict[str, Path])
     assert failure.value.code == "INTERNAL"
 
 
+# ---- accelerations and warm-up ----------------------------------------------------------------------
+
+
+def test_fused_projections_keep_the_output(folders: dict[str, Path]) -> None:
+    weights: dict[str, Path | WeightsEntry] = {"gen4_image": small(folders["flux"])}
+    plain = DiffusersImageEngine(runtime(weights)).run(image_request(), RunContext())[0].data
+    fused_runtime = runtime(weights, accelerations=Accelerations(fuse_projections=True))
+    fused = DiffusersImageEngine(fused_runtime).run(image_request(), RunContext())[0].data
+    [resident] = fused_runtime.cache.snapshot()
+    assert all(
+        module.fused_projections
+        for module in resident.pipe.transformer.modules()
+        if hasattr(module, "to_qkv")
+    )
+    difference = np.abs(pixels(plain).astype(int) - pixels(fused).astype(int))
+    assert difference.max() <= 2  # the same products summed in another order
+
+
+def test_first_block_cache_is_opt_in_and_skips_blocks(folders: dict[str, Path]) -> None:
+    """Lossy: with a threshold nothing stays under, every step after the first reuses the cached blocks."""
+
+    def last_block_calls(accelerations: Accelerations) -> int:
+        shared = runtime({"gen4_image": small(folders["flux"], steps=4)}, accelerations=accelerations)
+        engine = DiffusersImageEngine(shared)
+        engine.run(image_request(), RunContext())  # loads
+        [resident] = shared.cache.snapshot()
+        calls: list[int] = []
+        # Inside the block: a skipped block is still called, but returns the cached residual at once.
+        layer = resident.pipe.transformer.single_transformer_blocks[-1].proj_out
+        layer.register_forward_hook(lambda *_: calls.append(1))
+        engine.run(image_request(), RunContext())
+        return len(calls)
+
+    assert last_block_calls(Accelerations()) == 4
+    assert last_block_calls(Accelerations(first_block_cache=1e9)) == 1
+    assert "first-block cache 0.05 (lossy)" in Accelerations(first_block_cache=0.05).describe()
+    with pytest.raises(ValueError, match="downloads kernels"):
+        Accelerations(attention_backend="flash_hub")
+
+
+def test_warm_up_runs_each_model_at_its_request_shapes(folders: dict[str, Path], tmp_path: Path) -> None:
+    weights: dict[str, Path | WeightsEntry] = {
+        "gen4_image": small(folders["flux"]),
+        "gen4.5": small(folders["wan"]),
+        "image_to_video/gen4.5": small(folders["wan_i2v"]),
+        "gemini_2.5_flash": tmp_path / "absent",  # reported at start-up; nothing to warm
+    }
+    engines = {
+        "gen4_image": "diffusers-image",
+        "gen4.5": "diffusers-video",
+        "gemini_2.5_flash": "diffusers-image",
+    }
+    accelerations = Accelerations(fuse_projections=True)
+    shared = runtime(weights, state_file=tmp_path / "state.json", accelerations=accelerations)
+    warmup.warm_up(shared, engines)
+    residents = {resident.info.path: resident for resident in shared.cache.snapshot()}
+    assert set(residents) == {folders["flux"], folders["wan"], folders["wan_i2v"]}
+    assert all(resident.warm and not resident.warming for resident in residents.values())
+    state = json.loads((tmp_path / "state.json").read_text())["resident"]
+    assert all(entry["warm"] for entry in state.values())
+    listed = describe(weights, "text_to_image", "gen4_image", "diffusers-image", tmp_path / "state.json")
+    assert listed == f"{folders['flux']} (FluxPipeline, resident, warm; fused QKV)"
+
+    DiffusersImageEngine(shared).run(image_request(), RunContext())
+    DiffusersVideoEngine(shared).run(video_request(), RunContext())
+    assert shared.cache.loads == 3  # requests found their pipelines loaded
+
+    [target] = [t for t in warmup.targets(shared, engines) if t.model.id == "gen4_image"]
+    uncompiled = warmup.shapes(target, 16, compiled=False, max_batch=4)
+    compiled = warmup.shapes(target, 16, compiled=True, max_batch=4)
+    assert len(uncompiled) == 1 and {shape.batch for shape in compiled} == {1, 4}
+    assert len({shape.size for shape in compiled}) > 1  # every size the ratios map to
+    [video] = [t for t in warmup.targets(shared, engines) if t.endpoint == "text_to_video"]
+    uncapped = dataclasses.replace(video, weights=WeightsEntry(path=folders["wan"], max_area=SMALL))
+    assert len({shape.frames for shape in warmup.shapes(uncapped, 16, compiled=True, max_batch=4)}) == 2
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_loads_bf16_and_compiles(folders: dict[str, Path], tmp_path: Path) -> None:
     shared = DiffusersRuntime(
         RuntimeOptions(
             weights={"gen4_image": small(folders["flux"])},
             device="cuda",
-            compile=True,
+            accelerations=Accelerations(compile=True, attention_backend="_native_cudnn"),
             compile_cache=tmp_path / "compile",
             batch_window_seconds=0.0,
         )
@@ -320,6 +399,7 @@ def gpu_server(
         TAXIWAY_WEIGHTS=json.dumps(weights),
         TAXIWAY_LOG_LEVEL="info",
         TAXIWAY_WORKERS="2",
+        TAXIWAY_DIFFUSERS_WARMUP="true",
     )
 
 
@@ -375,6 +455,7 @@ def test_sdk_flow_generates_cancels_and_reports(gpu_server: Server, folders: dic
     ).stdout
     rows = {line.split("│")[2].strip(): line for line in listing.splitlines() if line.count("│") > 6}
     assert "diffusers-image" in rows["gen4_image"] and "FluxPipeline, resident, warm" in rows["gen4_image"]
+    assert f"warmed {folders['wan']}" in gpu_server.log()  # at start-up, before any request
     assert "missing" in rows["gemini_2.5_flash"]
     assert str(folders["wan"]) in rows["gen4.5"]
     assert os.fspath(folders["flux"]) in rows["gen4_image"]

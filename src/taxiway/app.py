@@ -35,6 +35,7 @@ from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.engines import cache as engine_cache
+from taxiway.engines.diffusers.weights import ENGINE_NAMES as DIFFUSERS_ENGINES
 from taxiway.engines.diffusers.weights import startup_problems as weights_problems
 from taxiway.engines.registry import EngineRegistry
 from taxiway.realtime.launcher import OfflineWorkerLauncher
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 soft_wrap=True,
             )
         await scheduler.start()
+        if settings.diffusers_warmup and any(name in DIFFUSERS_ENGINES for name in settings.engines.values()):
+            from taxiway.engines.diffusers import runtime, warmup  # torch is imported only when needed
+
+            warmup.start(runtime.shared_runtime(), settings.engines)
         app.state.avatar_processor = avatar_processor = AvatarProcessor(sessions, store, assets)
         app.state.realtime_sessions = realtime_sessions = SessionService(sessions, settings, signer)
         workers = OfflineWorkerLauncher(realtime_sessions, store, settings)

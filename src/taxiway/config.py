@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from taxiway.engines.diffusers.weights import WeightsEntry
+from taxiway.engines.diffusers.weights import CompileMode, CompileScope, WeightsEntry
 
 
 class Settings(BaseSettings):
@@ -71,8 +71,31 @@ class Settings(BaseSettings):
     )
     diffusers_max_batch: int = Field(default=4, ge=1)
     diffusers_compile: bool = Field(default=False, description="torch.compile transformer and VAE decoder")
+    diffusers_compile_mode: CompileMode = Field(
+        default="default", description="torch.compile mode; reduce-overhead replays CUDA graphs"
+    )
+    diffusers_compile_scope: CompileScope = Field(
+        default="full",
+        description="full: whole modules; blocks: one transformer block, reused (compiles faster)",
+    )
     diffusers_attention_backend: str | None = Field(
         default=None, description="diffusers attention backend, e.g. flash or _native_cudnn"
+    )
+    diffusers_fuse_projections: bool = Field(
+        default=False, description="Fuse attention QKV projections into one GEMM (more weight memory)"
+    )
+    diffusers_vae_tiling: bool = Field(
+        default=False, description="Decode in tiles: bounded memory for long videos"
+    )
+    diffusers_first_block_cache: float | None = Field(
+        default=None,
+        gt=0,
+        description="Lossy, opt-in: First Block Cache threshold (e.g. 0.05) to skip steps' blocks",
+    )
+    diffusers_warmup: bool = Field(
+        default=False,
+        description="At start-up, load each diffusers model and run it at the shapes requests use, so "
+        "the first requests pay neither loading nor compilation",
     )
     llm_url: str | None = Field(
         default=None, description="OpenAI-compatible base URL (`{url}/chat/completions`) for live avatars"

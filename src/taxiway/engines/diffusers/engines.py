@@ -8,7 +8,6 @@ stops at the next step. Text-to-image pipelines take no images, so `referenceIma
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,13 +16,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
 from taxiway.catalog.models import ModelSpec
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.diffusers import pipelines
 from taxiway.engines.diffusers.batching import Job
-from taxiway.engines.diffusers.geometry import closest_size, generation_size, pipeline_frames, retime
+from taxiway.engines.diffusers.geometry import cover_crop, pipeline_frames, request_size, retime
 from taxiway.engines.diffusers.residency import Resident, acquire, free_device_memory
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, shared_runtime
 from taxiway.engines.diffusers.weights import IMAGE_ENGINE, VIDEO_ENGINE, FolderInfo, Kind, WeightsEntry
@@ -34,10 +34,10 @@ from taxiway.engines.offline.video_common import (
     output_size,
     render_mp4,
 )
+from taxiway.engines.png_encode import encode_png
 
 log = logging.getLogger("taxiway.diffusers")
 
-PNG_COMPRESS_LEVEL = 6
 # Progress: text encoding is quick, denoising is most of the time, then decoding and encoding the output.
 STEPS_START = 0.02
 IMAGE_STEPS_END = 0.9
@@ -80,10 +80,44 @@ def _sampler(weights: WeightsEntry, batch: int) -> dict[str, Any]:
     return kwargs
 
 
-def _generation_size(weights: WeightsEntry, size: tuple[int, int], multiple: int) -> tuple[int, int]:
-    if weights.sizes:
-        return generation_size(*closest_size(size[0], size[1], weights.sizes), multiple)
-    return generation_size(size[0], size[1], multiple, weights.max_area)
+def image_call(
+    weights: WeightsEntry, size: tuple[int, int], prompts: Sequence[str], seeds: Sequence[int], device: str
+) -> dict[str, Any]:
+    """The text-to-image pipeline's arguments, shared with the warm-up so that it builds the same graphs."""
+    return {
+        "prompt": list(prompts),
+        "width": size[0],
+        "height": size[1],
+        "generator": [pipelines.manual_seed(device, seed) for seed in seeds],
+        "output_type": pipelines.OUTPUT_TYPE,
+        **_sampler(weights, len(prompts)),
+    }
+
+
+def video_call(
+    weights: WeightsEntry,
+    info: FolderInfo,
+    size: tuple[int, int],
+    count: int,
+    prompt: str,
+    seed: int,
+    device: str,
+) -> dict[str, Any]:
+    """The video pipeline's arguments but keyframes (see `video_conditioning`), shared with the warm-up."""
+    kwargs: dict[str, Any] = {
+        "prompt": prompt,
+        "width": size[0],
+        "height": size[1],
+        "num_frames": count,
+        "generator": pipelines.manual_seed(device, seed),
+        "output_type": pipelines.OUTPUT_TYPE,
+        **_sampler(weights, 1),
+    }
+    if weights.negative_prompt is not None:
+        kwargs["negative_prompt"] = weights.negative_prompt
+    if info.class_name.startswith("LTX"):
+        kwargs["frame_rate"] = info.family.fps
+    return kwargs
 
 
 def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -91,6 +125,12 @@ def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     if image.size == size:
         return image
     return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+
+
+def _png(pixels: npt.NDArray[np.uint8], size: tuple[int, int]) -> bytes:
+    if pixels.shape[1::-1] != size:
+        pixels = np.asarray(_fit(Image.fromarray(pixels, "RGB"), size))
+    return encode_png(pixels)
 
 
 class _RuntimeEngine:
@@ -122,20 +162,20 @@ class DiffusersImageEngine(_RuntimeEngine):
         try:
             with runtime.cache.use(info) as resident:
                 multiple = pipelines.size_multiple(resident.pipe, info.class_name)
-                size = _generation_size(weights, (width, height), multiple)
+                size = request_size(weights, (width, height), multiple)
                 key = (info.path, size, weights)
 
-                def execute(jobs: Sequence[Job[_ImageItem, Image.Image]]) -> list[Image.Image]:
+                def execute(jobs: Sequence[Job[_ImageItem, Pixels]]) -> list[Pixels]:
                     return self._generate(runtime, resident, weights, size, jobs)
 
-                image = runtime.batcher.run(key, item, context, resident.lock, execute)
-        finally:
-            free_device_memory()
+                pixels = runtime.batcher.run(key, item, context, resident.lock, execute)
+        except BaseException:
+            free_device_memory()  # a cancelled or failed run hands its memory back at once
+            raise
         context.progress(IMAGE_STEPS_END)
-        buffer = io.BytesIO()
-        _fit(image, (width, height)).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        data = _png(pixels, (width, height))
         context.progress(1.0)
-        return [Artifact(filename="output.png", data=buffer.getvalue(), content_type="image/png")]
+        return [Artifact(filename="output.png", data=data, content_type="image/png")]
 
     @staticmethod
     def _generate(
@@ -143,23 +183,21 @@ class DiffusersImageEngine(_RuntimeEngine):
         resident: Resident,
         weights: WeightsEntry,
         size: tuple[int, int],
-        jobs: Sequence[Job[_ImageItem, Image.Image]],
-    ) -> list[Image.Image]:
-        device = runtime.options.device
-        contexts = [job.context for job in jobs]
+        jobs: Sequence[Job[_ImageItem, Pixels]],
+    ) -> list[Pixels]:
+        call = image_call(
+            weights,
+            size,
+            [job.item.prompt for job in jobs],
+            [job.item.seed for job in jobs],
+            runtime.options.device,
+        )
+        callback = _step_callback([job.context for job in jobs], STEPS_START, IMAGE_STEPS_END)
         with torch.inference_mode():
-            output = resident.pipe(
-                prompt=[job.item.prompt for job in jobs],
-                width=size[0],
-                height=size[1],
-                generator=[pipelines.manual_seed(device, job.item.seed) for job in jobs],
-                output_type="pil",
-                callback_on_step_end=_step_callback(contexts, STEPS_START, IMAGE_STEPS_END),
-                **_sampler(weights, len(jobs)),
-            )
+            output = resident.pipe(**call, callback_on_step_end=callback)
+            pixels = pipelines.to_pixels(output.images)
         runtime.mark_warm(resident)
-        images: list[Image.Image] = [image.convert("RGB") for image in output.images]
-        return images
+        return list(pixels)
 
 
 def _keyframes(request: EngineRequest) -> tuple[Image.Image | None, Image.Image | None]:
@@ -176,7 +214,7 @@ def _keyframes(request: EngineRequest) -> tuple[Image.Image | None, Image.Image 
     return frames.get("first"), frames.get("last")
 
 
-FloatFrames = npt.NDArray[np.float32]
+Pixels = npt.NDArray[np.uint8]
 
 
 class DiffusersVideoEngine(_RuntimeEngine):
@@ -211,7 +249,7 @@ class DiffusersVideoEngine(_RuntimeEngine):
         try:
             with runtime.cache.use(info) as resident:
                 multiple = pipelines.size_multiple(resident.pipe, info.class_name)
-                gen_size = _generation_size(weights, size, multiple)
+                gen_size = request_size(weights, size, multiple)
                 count = pipeline_frames(seconds, family.fps, family.frame_step, weights.max_frames)
                 acquire(resident.lock, context)
                 try:
@@ -220,14 +258,18 @@ class DiffusersVideoEngine(_RuntimeEngine):
                     )
                 finally:
                     resident.lock.release()
-        finally:
+        except BaseException:
             free_device_memory()
+            raise
         context.progress(VIDEO_ENCODE_START)
-        pixels = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        fitted = [_fit(Image.fromarray(frame, "RGB"), size) for frame in pixels]
+        # Cropped to the requested aspect here; the encoder's scaler resizes with Lanczos as it converts
+        # to YUV, in one pass per frame.
+        fitted = cover_crop(frames, size)
         total = frame_total(seconds)
         timeline = (fitted[index] for index in retime(len(fitted), total))
-        return render_mp4(timeline, size, total, context, start=VIDEO_ENCODE_START)
+        return render_mp4(
+            timeline, size, total, context, start=VIDEO_ENCODE_START, resample=Interpolation.LANCZOS
+        )
 
     @staticmethod
     def _generate(
@@ -240,35 +282,24 @@ class DiffusersVideoEngine(_RuntimeEngine):
         count: int,
         first: Image.Image | None,
         last: Image.Image | None,
-    ) -> FloatFrames:
+    ) -> Pixels:
         info = resident.info
-        kwargs: dict[str, Any] = {
-            "prompt": str(request.params.get("promptText", "")),
-            "width": size[0],
-            "height": size[1],
-            "num_frames": count,
-            "generator": pipelines.manual_seed(runtime.options.device, request.seed),
-            "output_type": "np",
-            "callback_on_step_end": _step_callback([context], STEPS_START, VIDEO_STEPS_END),
-            **_sampler(weights, 1),
-        }
-        if weights.negative_prompt is not None:
-            kwargs["negative_prompt"] = weights.negative_prompt
-        kwargs.update(_conditioning(info, size, count, first, last))
+        prompt = str(request.params.get("promptText", ""))
+        kwargs = video_call(weights, info, size, count, prompt, request.seed, runtime.options.device)
+        kwargs.update(video_conditioning(info, size, first, last, count))
+        callback = _step_callback([context], STEPS_START, VIDEO_STEPS_END)
         with torch.inference_mode():
-            output = resident.pipe(**kwargs)
+            output = resident.pipe(**kwargs, callback_on_step_end=callback)
+            frames = pipelines.to_pixels(output.frames[0])
         runtime.mark_warm(resident)
-        frames: FloatFrames = np.asarray(output.frames[0], dtype=np.float32)
         return frames
 
 
-def _conditioning(
-    info: FolderInfo, size: tuple[int, int], count: int, first: Image.Image | None, last: Image.Image | None
+def video_conditioning(
+    info: FolderInfo, size: tuple[int, int], first: Image.Image | None, last: Image.Image | None, count: int
 ) -> dict[str, Any]:
     """Keyframes in each family's terms, fitted to the generated size (pipelines would stretch them)."""
     kwargs: dict[str, Any] = {}
-    if info.class_name.startswith("LTX"):
-        kwargs["frame_rate"] = info.family.fps
     if first is None:
         return kwargs
     first = _fit(first, size)

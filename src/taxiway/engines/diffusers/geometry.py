@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
+
+from taxiway.engines.diffusers.weights import WeightsEntry
+
 
 def generation_size(width: int, height: int, multiple: int, max_area: int | None = None) -> tuple[int, int]:
     """The requested size with each side rounded to `multiple` (at least one); with `max_area`, shrunk to
@@ -30,6 +35,28 @@ def closest_size(width: int, height: int, sizes: Sequence[str]) -> tuple[int, in
     parsed = [tuple(int(side) for side in size.split("x")) for size in sizes]
     best = min(parsed, key=lambda size: abs(math.log((size[0] / size[1]) / (width / height))))
     return best[0], best[1]
+
+
+def request_size(weights: WeightsEntry, size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """What a request for `size` is generated at: the configured size closest in aspect, else the size
+    itself within `max_area`, rounded to the pipeline's multiple."""
+    if weights.sizes:
+        return generation_size(*closest_size(size[0], size[1], weights.sizes), multiple)
+    return generation_size(size[0], size[1], multiple, weights.max_area)
+
+
+def cover_crop(frames: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """The centred region of frames (..., height, width, channels) with the aspect of `size`: scaled to
+    `size` afterwards it covers it exactly, so rounding a side never stretches the picture. A view."""
+    height, width = frames.shape[-3], frames.shape[-2]
+    target = size[0] / size[1]
+    if width / height > target:
+        keep = max(1, round(height * target))
+        left = (width - keep) // 2
+        return frames[..., :, left : left + keep, :]
+    keep = max(1, round(width / target))
+    top = (height - keep) // 2
+    return frames[..., top : top + keep, :, :]
 
 
 def pipeline_frames(seconds: float, fps: int, frame_step: int, max_frames: int | None = None) -> int:

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import diffusers
+import numpy as np
+import numpy.typing as npt
 import torch
 
 from taxiway.engines.diffusers.weights import FolderInfo
 
 log = logging.getLogger("taxiway.diffusers")
 
-# Remote kernels ("*_hub" backends) would be downloaded at run time; taxiway never touches the network.
-_REMOTE_BACKEND_SUFFIX = "_hub"
 # diffusers and transformers resolve classes through lazy modules, which are not thread-safe: two first
 # loads at once saw `diffusers.FluxPipeline` missing. Loads are disk-bound anyway, so one at a time.
 _LOAD_LOCK = threading.Lock()
@@ -54,7 +54,7 @@ def _dtypes(info: FolderInfo, dtype: torch.dtype) -> dict[str, torch.dtype]:
     return {"default": dtype}
 
 
-def load(info: FolderInfo, device: str, dtype: torch.dtype, attention_backend: str | None = None) -> Any:
+def load(info: FolderInfo, device: str, dtype: torch.dtype) -> Any:
     """The folder's pipeline class, from local files only, on `device`, without progress bars."""
     with _LOAD_LOCK:
         pipeline_class = getattr(diffusers, info.class_name)
@@ -64,12 +64,20 @@ def load(info: FolderInfo, device: str, dtype: torch.dtype, attention_backend: s
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     _without_ftfy(pipe)
-    if attention_backend:
-        if attention_backend.endswith(_REMOTE_BACKEND_SUFFIX):
-            raise ValueError(f"attention backend {attention_backend!r} downloads kernels; pick a local one")
-        for denoiser in denoisers(pipe):
-            denoiser.set_attention_backend(attention_backend)  # type: ignore[operator]
     return pipe
+
+
+# What the engines ask pipelines for: tensors left on the device, so the conversion to 8-bit happens there
+# and a quarter of the bytes cross to the host (`np`/`pil` outputs copy float32 frames first).
+OUTPUT_TYPE = "pt"
+
+
+def to_pixels(images: torch.Tensor) -> npt.NDArray[np.uint8]:
+    """Pipeline output in [0, 1], channels first (images BCHW, video frames BFCHW), as 8-bit channels-last
+    arrays on the host, rounded to nearest as diffusers' own PIL conversion does."""
+    pixels = images.clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
+    array: npt.NDArray[np.uint8] = pixels.movedim(-3, -1).contiguous().cpu().numpy()
+    return array
 
 
 def _without_ftfy(pipe: Any) -> None:

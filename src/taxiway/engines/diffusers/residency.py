@@ -37,6 +37,7 @@ class Resident:
     users: int = 0
     # Has run once: compiled graphs (if any) are built, later jobs run at full speed.
     warm: bool = False
+    warming: bool = False  # the start-up warm-up is running it
     compiled: bool = False
 
 
@@ -48,7 +49,11 @@ def acquire(lock: threading.Lock, context: RunContext) -> None:
 
 def free_device_memory(collect: bool = False) -> None:
     """Hand cached blocks back to the device, so another model (or process) can use them. `collect` also
-    runs the garbage collector: needed after evicting a pipeline, too slow (~0.2 s) after every task."""
+    runs the garbage collector: needed after evicting a pipeline, too slow (~0.2 s) after every task.
+
+    Not called after a successful task: the next one would allocate its activations from the driver
+    again (milliseconds per GB, a few percent of a half-second image), and torch's allocator already
+    frees its cache and retries before it reports running out of memory."""
     if collect:
         gc.collect()
     if torch.cuda.is_available():

@@ -19,6 +19,7 @@ import torch
 from taxiway.config import Settings
 from taxiway.engines.base import EngineFailure, EngineRequest
 from taxiway.engines.diffusers import pipelines
+from taxiway.engines.diffusers.accelerations import Accelerations
 from taxiway.engines.diffusers.batching import Batcher
 from taxiway.engines.diffusers.residency import PipelineCache, Resident
 from taxiway.engines.diffusers.weights import (
@@ -35,7 +36,6 @@ from taxiway.engines.diffusers.weights import (
 log = logging.getLogger("taxiway.diffusers")
 
 COMPILE_CACHE = "torch-compile"
-_ARTIFACTS = "mega-cache.bin"
 # Default share of the GPU's memory for resident weights: activations (a 480p Wan video takes several
 # GB in attention alone) and the CUDA context need the rest.
 DEFAULT_BUDGET_SHARE = 0.75
@@ -48,8 +48,7 @@ class RuntimeOptions:
     budget_bytes: int | None = None
     batch_window_seconds: float = 0.005
     max_batch: int = 4
-    compile: bool = False
-    attention_backend: str | None = None
+    accelerations: Accelerations = field(default_factory=Accelerations)
     # Where `taxiway models` learns which pipelines are resident and warm; None: not written.
     state_file: Path | None = None
     compile_cache: Path | None = None
@@ -70,8 +69,15 @@ class RuntimeOptions:
             budget_bytes=budget,
             batch_window_seconds=settings.diffusers_batch_window_ms / 1000,
             max_batch=settings.diffusers_max_batch,
-            compile=settings.diffusers_compile,
-            attention_backend=settings.diffusers_attention_backend,
+            accelerations=Accelerations(
+                attention_backend=settings.diffusers_attention_backend,
+                fuse_projections=settings.diffusers_fuse_projections,
+                compile=settings.diffusers_compile,
+                compile_mode=settings.diffusers_compile_mode,
+                compile_scope=settings.diffusers_compile_scope,
+                vae_tiling=settings.diffusers_vae_tiling,
+                first_block_cache=settings.diffusers_first_block_cache,
+            ),
             state_file=settings.data_dir / STATE_FILE,
             compile_cache=settings.data_dir / COMPILE_CACHE,
         )
@@ -81,13 +87,15 @@ class DiffusersRuntime:
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
         self.dtype = pipelines.default_dtype(options.device)
-        self.cache = PipelineCache(self._load, self._estimate, options.budget_bytes, self._write_state)
+        self.cache = PipelineCache(self._load, self._estimate, options.budget_bytes, self.write_state)
         self.batcher = Batcher(options.batch_window_seconds, options.max_batch)
         self._compile_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        if options.compile and options.compile_cache is not None:
-            # Inductor's on-disk caches (FX graphs, autotuning) live here, so a restart skips compiling.
-            # Assigned, not defaulted: torch writes its default into the environment once it has used it.
+        if options.accelerations.compile and options.compile_cache is not None:
+            # Inductor's on-disk caches (FX graphs, AOT autograd, autotuning results) live in the data dir,
+            # so a restart reads compiled kernels back instead of compiling them (on CPU, 35 s -> 5 s for a
+            # tiny FLUX; minutes on a GPU with max-autotune). Assigned, not defaulted: torch writes its
+            # default into the environment once it has used it.
             os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(options.compile_cache)
 
     def resolve(self, request: EngineRequest, kind: Kind) -> tuple[WeightsEntry, FolderInfo]:
@@ -112,8 +120,10 @@ class DiffusersRuntime:
         return pipelines.estimated_bytes(info.path, self.dtype)
 
     def _load(self, info: FolderInfo) -> Resident:
+        accelerations = self.options.accelerations
         try:
-            pipe = pipelines.load(info, self.options.device, self.dtype, self.options.attention_backend)
+            pipe = pipelines.load(info, self.options.device, self.dtype)
+            accelerations.apply(pipe)
         except (OSError, ValueError) as error:
             # Truncated or mismatched files: the operator must fix the folder; retrying cannot help.
             log.exception("could not load %s", info.path)
@@ -121,44 +131,27 @@ class DiffusersRuntime:
                 "INTERNAL", f"weights folder {info.path} could not be loaded: {error}"
             ) from None
         resident = Resident(info, pipe, pipelines.resident_bytes(pipe))
-        if self.options.compile:
+        if accelerations.compile:
             self._compile(resident)
         return resident
 
     def _compile(self, resident: Resident) -> None:
-        """Compile the denoiser(s) and the VAE decoder in place; graphs are built on the first run."""
-        artifacts = self._artifacts_file()
+        """Compile the denoiser(s) and the VAE decoder in place; graphs are built (or read from the
+        on-disk cache) on the first run of each shape."""
         with self._compile_lock:
-            if artifacts is not None and artifacts.exists():
-                torch.compiler.load_cache_artifacts(artifacts.read_bytes())
-        for module in pipelines.denoisers(resident.pipe):
-            module.compile()
-        decoder = getattr(getattr(resident.pipe, "vae", None), "decoder", None)
-        if isinstance(decoder, torch.nn.Module):
-            decoder.compile()
+            self.options.accelerations.compile_modules(resident.pipe)
         resident.compiled = True
 
-    def _artifacts_file(self) -> Path | None:
-        cache = self.options.compile_cache
-        return None if cache is None else cache / _ARTIFACTS
-
     def mark_warm(self, resident: Resident) -> None:
-        """After a pipeline's first run: save compiled artifacts so the next process loads, not compiles."""
+        """After a pipeline's first run: compiled graphs are built, later runs go at full speed."""
         if resident.warm:
             return
         resident.warm = True
-        artifacts = self._artifacts_file()
-        if resident.compiled and artifacts is not None:
-            with self._compile_lock:
-                saved = torch.compiler.save_cache_artifacts()
-                if saved is not None:
-                    artifacts.parent.mkdir(parents=True, exist_ok=True)
-                    artifacts.write_bytes(saved[0])
-        self._write_state()
+        self.write_state()
 
     # ---- state for `taxiway models` -----------------------------------------------------------------
 
-    def _write_state(self) -> None:
+    def write_state(self) -> None:
         path = self.options.state_file
         if path is None:
             return
@@ -167,7 +160,9 @@ class DiffusersRuntime:
                 "pipeline": resident.info.class_name,
                 "gigabytes": round(resident.bytes / 1e9, 3),
                 "warm": resident.warm,
+                "warming": resident.warming,
                 "compiled": resident.compiled,
+                "accelerations": self.options.accelerations.describe(),
             }
             for resident in self.cache.snapshot()
         }

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -21,6 +21,9 @@ IMAGE_ENGINE = "diffusers-image"
 VIDEO_ENGINE = "diffusers-video"
 ENGINE_NAMES = (IMAGE_ENGINE, VIDEO_ENGINE)
 STATE_FILE = "diffusers-state.json"  # in the data dir, written by the server's engines
+# torch.compile's modes ("reduce-overhead" replays CUDA graphs) and how much of a denoiser is compiled.
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+CompileScope = Literal["full", "blocks"]
 
 
 class WeightsEntry(BaseModel):
@@ -162,9 +165,13 @@ def describe(weights: WeightsConfig, endpoint: str, model: str, engine: str, sta
     if resident is not None:
         state += (
             ", resident"
+            + ", warming up" * bool(resident.get("warming"))
             + ", warm" * bool(resident.get("warm"))
             + ", compiled" * bool(resident.get("compiled"))
         )
+        accelerations = resident.get("accelerations")
+        if isinstance(accelerations, list) and accelerations:
+            state += "; " + ", ".join(str(item) for item in accelerations)
     return f"{chosen.path} ({state})"
 
 

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.png_encode import encode_png
 
 Rgb = tuple[float, float, float]
 FloatArray = npt.NDArray[np.floating[Any]]  # float32 at run time; numpy's annotations widen mixed arithmetic
@@ -508,7 +509,6 @@ class ProceduralImageEngine:
             composite_references(canvas, references, rng)
         context.progress(0.8)
 
-        buffer = io.BytesIO()
-        canvas.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        data = encode_png(np.asarray(canvas), level=PNG_COMPRESS_LEVEL)
         context.progress(1.0)
-        return [Artifact(filename="output.png", data=buffer.getvalue(), content_type="image/png")]
+        return [Artifact(filename="output.png", data=data, content_type="image/png")]
