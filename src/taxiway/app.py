@@ -17,6 +17,7 @@ from rich.console import Console
 from taxiway import __version__, clock
 from taxiway.api import (
     avatars,
+    conversations,
     documents,
     errors,
     generation,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(avatars.router)
     app.include_router(documents.router)
     app.include_router(realtime.router)
+    app.include_router(conversations.router)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, plus the catalog's request bodies (parsed by hand, so not inferred)."""

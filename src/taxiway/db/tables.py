@@ -216,3 +216,41 @@ class RealtimeSession(Base):
         Index("ix_realtime_sessions_status", "status"),
         Index("ix_realtime_sessions_org_created", "organization_id", "created_at"),
     )
+
+
+class AvatarConversation(Base):
+    """The conversation record of one realtime session (same id). Deleting it keeps the session, whose
+    billing and usage stand; the session's status, times and duration are read from its row."""
+
+    __tablename__ = "avatar_conversations"
+
+    id: Mapped[str] = mapped_column(ForeignKey("realtime_sessions.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # The custom avatar, for the `avatar` filter; kept after the avatar is deleted.
+    avatar_id: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(Text)
+    # As the call began: {"type": "runway-preset", "presetId", "name"} or {"type": "custom", "id", "name"}.
+    avatar: Mapped[dict[str, Any]]
+    tools: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"type", "name", "description"}]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_avatar_conversations_org_created", "organization_id", "created_at", "id"),
+        Index("ix_avatar_conversations_org_avatar", "organization_id", "avatar_id", "created_at", "id"),
+    )
+
+
+class AvatarConversationTurn(Base):
+    """One transcript entry, written by the avatar worker as the call goes."""
+
+    __tablename__ = "avatar_conversation_turns"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("avatar_conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str | None] = mapped_column(Text)
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    tool_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]

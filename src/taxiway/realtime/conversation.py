@@ -14,6 +14,9 @@ Answers come from, in order of preference:
   names them (every word of the tool's name appears in the utterance, e.g. "show caption" for
   `show_caption`), and "goodbye" / "end the call" / "hang up" ends the call.
 
+Every finished turn also goes to a `TranscriptRecorder` (the conversation record's transcript): the
+tools an answer ran ride on the assistant entry that follows them, with ids, timings and errors.
+
 Room messages (reliable data, JSON), as the Runway avatar SDKs parse them:
 - transcripts: `{"type": "transcription", "role": "user" | "assistant", "turn": n, "text": ...}` on topic
   `transcription`, one message per turn holding the whole text; a new turn finalises the previous one;
@@ -27,15 +30,27 @@ import asyncio
 import json
 import logging
 import re
+import time
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import httpx
 import numpy as np
 
+from taxiway.clock import utcnow
 from taxiway.realtime.retrieval import Hit, KnowledgeBase, best_sentence, tokenize
 from taxiway.realtime.speech import FloatArray, Synthesizer, Transcriber, resample
+from taxiway.realtime.transcript import (
+    MemoryRecorder,
+    ToolCall,
+    ToolResult,
+    TranscriptRecorder,
+    Turn,
+    result_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +343,7 @@ class Conversation:
         tools: Sequence[ToolSpec] = (),
         llm: ChatModel | None = None,
         vad: VoiceActivity | None = None,
+        recorder: TranscriptRecorder | None = None,
     ) -> None:
         self.persona = persona
         self.outlet = outlet
@@ -338,9 +354,14 @@ class Conversation:
         self.llm = llm
         self.endpointer = Endpointer(vad or EnergyVad())
         self.transcript: list[TranscriptEntry] = []
+        self.recorder: TranscriptRecorder = recorder or MemoryRecorder()
         self.ended = asyncio.Event()
         self._turn = 0
         self._history: list[dict[str, Any]] = []
+        # The tools the current answer ran, for the assistant entry that closes it.
+        self._calls: list[ToolCall] = []
+        self._results: list[ToolResult] = []
+        self._answer_started: datetime | None = None
 
     async def greet(self) -> None:
         if self.persona.start_script:
@@ -362,6 +383,11 @@ class Conversation:
         """One turn: publish what the user said, then answer it (speech, tools, or both)."""
         await self._publish_transcript("user", text)
         self._history.append({"role": "user", "content": text})
+        await self._answer(text)
+        if self._calls or self._results:  # tools ran but nothing was said after them
+            self._record_answer(None)
+
+    async def _answer(self, text: str) -> None:
         hits = self.knowledge.search(text)
         if self.llm is not None:
             try:
@@ -416,7 +442,7 @@ class Conversation:
             calls = reply.raw_tool_calls
             messages.append({"role": "assistant", "content": reply.content or None, "tool_calls": calls})
             for call in reply.tool_calls:
-                result = await self.run_tool(call.name, call.arguments)
+                result = await self.run_tool(call.name, call.arguments, call.id or None)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
             if self.ended.is_set():
                 await self.say(reply.content.strip() or "Goodbye!")
@@ -460,14 +486,21 @@ class Conversation:
 
     # -- tools
 
-    async def run_tool(self, name: str, args: dict[str, Any]) -> str:
+    async def run_tool(self, name: str, args: dict[str, Any], call_id: str | None = None) -> str:
         """Run one tool call; the result string goes back to the model (and into the transcript)."""
+        call = ToolCall(call_id or f"call_{uuid.uuid4().hex[:24]}", name, args)
+        if self._answer_started is None:
+            self._answer_started = utcnow()
+        self._calls.append(call)
+        began = time.perf_counter()
+        error: str | None = None
         tool = self.tools.get(name)
         if name == END_CALL_TOOL and tool is None:
             self.ended.set()
             result = "call_ended"
         elif tool is None:
-            result = json.dumps({"error": f"unknown tool {name}"})
+            error = f"unknown tool {name}"
+            result = json.dumps({"error": error})
         elif tool.type == "client_event":
             await self.outlet.send({"type": "client_event", "tool": name, "args": args}, CLIENT_EVENT_TOPIC)
             result = "event_sent"
@@ -477,15 +510,30 @@ class Conversation:
                 result = await self.outlet.call_backend(name, json.dumps({"args": args}), timeout)
             except Exception as exc:  # an RpcError, a timeout or a lost participant: the model hears it
                 log.info("backend tool %s failed: %s", name, exc)
-                result = json.dumps({"error": str(exc) or type(exc).__name__})
+                error = str(exc) or type(exc).__name__
+                result = json.dumps({"error": error})
+        elapsed_ms = round((time.perf_counter() - began) * 1000, 1)
+        value = None if error is not None else result_value(result)
+        self._results.append(ToolResult(call.id, name, value, elapsed_ms, error))
         self.transcript.append(TranscriptEntry("tool", tool=name, args=args, result=result))
         return result
 
     async def _publish_transcript(self, role: Literal["user", "assistant"], text: str) -> None:
         self._turn += 1
         self.transcript.append(TranscriptEntry(role, text))
+        if role == "assistant":
+            self._record_answer(text)
+        else:
+            self.recorder.record(Turn("user", text, utcnow()))
         message = {"type": "transcription", "role": role, "turn": self._turn, "text": text}
         await self.outlet.send(message, TRANSCRIPT_TOPIC)
+
+    def _record_answer(self, text: str | None) -> None:
+        """An assistant entry: what was said, with the tools run since the last one."""
+        began = self._answer_started or utcnow()
+        turn = Turn("assistant", text, began, tuple(self._calls), tuple(self._results))
+        self._calls, self._results, self._answer_started = [], [], None
+        self.recorder.record(turn)
 
 
 def _guess_arguments(tool: ToolSpec, text: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Starts and stops avatar workers for the session service, with the offline speech engines.
 
 The session service decides *when* a room gets its avatar (consume, an integration room at READY, a
-restart); this module turns a session's plan into a running `AvatarWorker` on the server's event loop.
+restart); this module turns a session's plan into a running `AvatarWorker` on the server's event loop,
+its transcript kept in the session's conversation record.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import numpy as np
 from PIL import Image
 
 from taxiway.config import Settings
-from taxiway.realtime.conversation import Persona, ToolSpec
+from taxiway.realtime.conversation import Persona, ToolSpec, VoiceActivity
+from taxiway.realtime.records import StoredTranscript
 from taxiway.realtime.retrieval import KnowledgeDocument
 from taxiway.realtime.room import AvatarRoom, LiveKitRoom
 from taxiway.realtime.sessions import SessionPlan, SessionService
 from taxiway.realtime.speech import FloatArray
-from taxiway.realtime.worker import AvatarWorker, RoomAccess, WorkerSession
+from taxiway.realtime.worker import AvatarWorker, RoomAccess, WorkerOptions, WorkerSession
 from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,11 @@ def worker_session(plan: SessionPlan, image: Image.Image | None) -> WorkerSessio
 
 
 class OfflineWorkerLauncher:
-    """One asyncio task per live session; `stop` cancels it (the session was ended from outside)."""
+    """One asyncio task per live session; `stop` cancels it (the session was ended from outside).
+
+    `room_factory`, `speech`, `vad` and `options` are the worker's parts, replaceable where no LiveKit
+    server or speech model can run (tests).
+    """
 
     def __init__(
         self,
@@ -79,10 +85,14 @@ class OfflineWorkerLauncher:
         *,
         room_factory: Callable[[], AvatarRoom] = LiveKitRoom,
         speech: Any = None,
+        vad: Callable[[], VoiceActivity] | None = None,
+        options: WorkerOptions | None = None,
     ) -> None:
         self.service, self.store, self.settings = service, store, settings
         self.room_factory = room_factory
         self.speech = speech or OfflineSpeech()
+        self.vad = vad
+        self.options = options
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(self, session_id: str) -> None:
@@ -107,10 +117,19 @@ class OfflineWorkerLauncher:
         plan = await self.service.plan(session_id)
         if plan is None:
             return
+        transcript = StoredTranscript(self.service.sessions, session_id)
         try:
             session = worker_session(plan, await self._image(plan.persona.image_key))
             worker = AvatarWorker(
-                session, self.room_factory(), self.speech, self.speech, self.settings, reporter=self.service
+                session,
+                self.room_factory(),
+                self.speech,
+                self.speech,
+                self.settings,
+                reporter=self.service,
+                options=self.options,
+                vad=self.vad() if self.vad is not None else None,
+                recorder=transcript,
             )
             await worker.run()
         except asyncio.CancelledError:
@@ -119,6 +138,8 @@ class OfflineWorkerLauncher:
             log.exception("avatar worker for session %s crashed", session_id)
             message = f"avatar worker error: {error}"
             await self.service.fail(session_id, "TALKING_AVATAR.WORKER_ERROR", message)
+        finally:  # a stopped worker's last turns are written before the task ends (and the app with it)
+            await transcript.flush()
 
     async def _image(self, key: str | None) -> Image.Image | None:
         if not key:

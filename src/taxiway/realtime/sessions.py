@@ -9,6 +9,9 @@ timers and the avatar worker (which calls `mark_running`, `complete` and `fail`)
 session ever leaving a terminal state. Times come from `taxiway.clock`, so test mode's
 `taxiway clock advance` moves the timers too.
 
+Each session has its avatar-conversation record (`records`), written with it; a cancel drops the
+record's transcript, as the real service keeps none after a cancel.
+
 Billing: a session reserves `maxDuration` worth of credits at creation (as tasks reserve their
 estimate); at the end it is charged for the seconds it ran and the rest is refunded. A session that
 never ran costs nothing.
@@ -38,6 +41,7 @@ from taxiway.billing.tiers import tier
 from taxiway.clock import utcnow
 from taxiway.config import Settings
 from taxiway.db.tables import Avatar, RealtimeSession
+from taxiway.realtime import records
 from taxiway.realtime.livekit_tokens import LiveKitServer, RoomGrant
 from taxiway.storage.signing import UrlSigner
 
@@ -183,6 +187,11 @@ class SessionService:
             except quotas.QuotaExceeded as exc:
                 raise SessionRefused(exc.status, exc.message) from None
             session.add(row)
+            await session.flush()  # the record refers to the session
+            tools = params.get("tools") or []
+            session.add(
+                records.new_record(row.id, row.organization_id, params["avatar"], persona.name, tools, now)
+            )
         self._wake.set()
         return row
 
@@ -425,6 +434,8 @@ class SessionService:
             )
             if not getattr(result, "rowcount", 0):
                 return False
+            if target == CANCELLED:
+                await records.drop_transcript(session, session_id)
             await ledger.refund(session, row.organization_id, session_id, MODEL, row.reserved_credits - cost)
         return True
 

@@ -3,9 +3,10 @@
 It joins the session's LiveKit room, publishes the avatar's voice (`Microphone`) and video (`Camera`),
 waits for the user, speaks the start script, then holds the conversation (`conversation.py`) until the
 user sends `{"type": "END_CALL"}`, the avatar ends the call, the user leaves, or `maxDuration` runs out;
-then it reports the outcome to the session service. If nobody joins in time the session fails with
-`TALKING_AVATAR.NO_PARTICIPANT`, as Runway reports it. Cancelling the task (DELETE of the session)
-leaves the room without reporting: the canceller owns that transition.
+then it reports the outcome to the session service, once the transcript recorder has kept every turn
+(so a COMPLETED session's conversation has its whole transcript). If nobody joins in time the session
+fails with `TALKING_AVATAR.NO_PARTICIPANT`, as Runway reports it. Cancelling the task (DELETE of the
+session) leaves the room without reporting: the canceller owns that transition.
 
 With `integration: livekit` the worker joins the customer's room with the customer's credentials and
 only renders: the customer's agent owns the conversation and streams its speech to the worker as
@@ -58,6 +59,7 @@ from taxiway.realtime.room import (
     VideoOutput,
 )
 from taxiway.realtime.speech import FloatArray, Synthesizer, Transcriber, from_int16, resample, to_int16
+from taxiway.realtime.transcript import MemoryRecorder, TranscriptRecorder
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +259,10 @@ class AvatarWorker:
         options: WorkerOptions | None = None,
         vad: VoiceActivity | None = None,
         llm: ChatModel | None = None,
+        recorder: TranscriptRecorder | None = None,
     ) -> None:
-        """`vad` defaults to Silero (speech, not noise, opens a turn); `llm` to the configured endpoint."""
+        """`vad` defaults to Silero (speech, not noise, opens a turn); `llm` to the configured endpoint;
+        `recorder` (the conversation record's transcript) to memory."""
         self.session, self.room = session, room
         self.speech, self.transcriber = speech, transcriber
         self.reporter = reporter
@@ -267,7 +271,8 @@ class AvatarWorker:
         self.vad = vad
         config = llm_config(settings)
         self.llm = llm or (ChatModel(config) if config else None)
-        self.transcript: list[TranscriptEntry] = []  # for the avatar-conversation record
+        self.transcript: list[TranscriptEntry] = []  # the conversation's own log, tools included
+        self.recorder: TranscriptRecorder = recorder or MemoryRecorder()
         self.playout: Playout | None = None
         self._user: str | None = None
         self._user_joined = asyncio.Event()
@@ -381,12 +386,20 @@ class AvatarWorker:
         if self._reason == "disconnected":
             return await self._fail(DISCONNECTED_CODE, "The avatar lost its connection to the room")
         duration = max(0, round(self.clock.now() - started))
+        await self._flush_transcript()
         await self.reporter.complete(self.session.session_id, duration)
         return WorkerOutcome("COMPLETED", self._reason or "ended", duration)
 
     async def _fail(self, code: str, message: str) -> WorkerOutcome:
+        await self._flush_transcript()
         await self.reporter.fail(self.session.session_id, code, message)
         return WorkerOutcome("FAILED", code, message=message)
+
+    async def _flush_transcript(self) -> None:
+        try:
+            await self.recorder.flush()
+        except Exception:  # a lost transcript must not keep the session from ending
+            log.exception("session %s: the transcript could not be kept", self.session.session_id)
 
     # -- our room: the worker holds the conversation
 
@@ -407,6 +420,7 @@ class AvatarWorker:
             tools=session.tools,
             llm=self.llm,
             vad=self.vad or SileroVad(),
+            recorder=self.recorder,
         )
         self.transcript = conversation.transcript
 
