@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import httpx
 import pytest
 from runwayml import AuthenticationError, BadRequestError, NotFoundError, RunwayML
@@ -214,6 +217,21 @@ def test_openapi_and_docs(server: Server) -> None:
     assert {"gen4_image", "gen4_image_turbo", "gemini_2.5_flash"} <= set(body["discriminator"]["mapping"])
     assert "/v1/tasks/{task_id}" in schema["paths"]
     assert httpx.get(f"{server.base_url}/docs").status_code == 200
+
+    # Bodies parsed by hand are described too, and every reference resolves.
+    for path, method, name in [
+        ("/v1/avatars", "post", "AvatarCreate"),
+        ("/v1/avatars/{avatar_id}", "patch", "AvatarUpdate"),
+        ("/v1/documents", "post", "DocumentCreate"),
+        ("/v1/documents/{document_id}", "patch", "DocumentUpdate"),
+        ("/v1/realtime_sessions", "post", "SessionCreate"),
+    ]:
+        content = schema["paths"][path][method]["requestBody"]["content"]["application/json"]
+        assert content["schema"] == {"$ref": f"#/components/schemas/{name}"}
+    components = schema["components"]["schemas"]
+    assert {"model", "avatar"} <= set(components["SessionCreate"]["required"])
+    references = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(schema)))
+    assert references <= set(components), references - set(components)
 
 
 def test_output_urls_are_signed(client: RunwayML) -> None:

@@ -142,11 +142,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
 
     def openapi() -> dict[str, Any]:
-        """FastAPI's schema, plus the catalog's request bodies (parsed by hand, so not inferred)."""
+        """FastAPI's schema, plus the request bodies parsed by hand (the catalog's, avatars', documents',
+        sessions'), which it cannot infer."""
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
             bodies, components = generation.request_body_schemas()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            shared = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, component in [*components.items(), *avatars.hand_parsed_components().items()]:
+                if shared.setdefault(name, component) != component:
+                    raise RuntimeError(f"two request schemas are both named {name}")
             for path, body in bodies.items():
                 schema["paths"][path]["post"]["requestBody"] = body
             app.openapi_schema = schema

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from taxiway.api.auth import CurrentPrincipal, State
-from taxiway.api.avatars import StrictBody, blob_urls, knowledge_error, parse_body
+from taxiway.api.avatars import StrictBody, blob_urls, documented_body, knowledge_error, parse_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
 from taxiway.api.schemas import ErrorBody
@@ -72,7 +72,12 @@ def render_document(
     return body
 
 
-@router.post("", responses=_RESPONSES, summary="Create a knowledge document")
+@router.post(
+    "",
+    responses=_RESPONSES,
+    summary="Create a knowledge document",
+    openapi_extra=documented_body(DocumentCreate),
+)
 async def create_document(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(DocumentCreate, raw, data, frozenset())
@@ -100,6 +105,7 @@ async def get_document(
     "/{document_id}",
     status_code=204,
     responses=_RESPONSES,
+    openapi_extra=documented_body(DocumentUpdate),
     summary="Rename a document or replace its content",
 )
 async def update_document(

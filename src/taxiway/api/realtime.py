@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
 from taxiway.api.auth import CurrentPrincipal, State, bearer_token
-from taxiway.api.avatars import StrictBody, parse_body, preset_id
+from taxiway.api.avatars import StrictBody, documented_body, parse_body, preset_id
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
 from taxiway.api.schemas import ErrorBody
@@ -236,7 +236,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", responses=_RESPONSES, summary="Create a realtime session with an avatar")
+@router.post(
+    "",
+    responses=_RESPONSES,
+    summary="Create a realtime session with an avatar",
+    openapi_extra=documented_body(SessionCreate),
+)
 async def create_session(
     request: Request, principal: CurrentPrincipal, state: State, service: Sessions
 ) -> JSONResponse:
