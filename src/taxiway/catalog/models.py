@@ -52,6 +52,26 @@ class Duration:
 
 
 @dataclass(frozen=True)
+class Surcharge:
+    """Extra credits per second for one `outputFormat`: heavier deliveries cost more above `large_pixels`."""
+
+    per_second: float
+    large_per_second: float | None = None
+    large_pixels: int = 4_000_000
+
+    def rate(self, pixels: int) -> float:
+        if self.large_per_second is not None and pixels > self.large_pixels:
+            return self.large_per_second
+        return self.per_second
+
+
+def ratio_pixels(ratio: object) -> int:
+    """Pixels of a "W:H" ratio, 0 for anything else ("auto", absent)."""
+    width, _, height = str(ratio).partition(":")
+    return int(width) * int(height) if width.isdigit() and height.isdigit() else 0
+
+
+@dataclass(frozen=True)
 class Price:
     """Credits per image (optionally by ratio) or per second (optionally more with audio or by format)."""
 
@@ -61,7 +81,7 @@ class Price:
     per_second_with_audio: float | None = None
     audio_default: bool = False
     # Extra credits per second for non-default `outputFormat` values.
-    format_surcharge: Mapping[str, float] = field(default_factory=dict)
+    format_surcharge: Mapping[str, Surcharge] = field(default_factory=dict)
     # One credit per this many characters (UTF-16 code units) of `promptText`: speech synthesis.
     characters_per_credit: int = 0
     # (up to seconds, credits) steps for outputs priced by length band rather than per second.
@@ -80,7 +100,9 @@ class Price:
         rate = self.per_second
         if self.per_second_with_audio is not None and params.get("audio", self.audio_default):
             rate = self.per_second_with_audio
-        rate += self.format_surcharge.get(params.get("outputFormat", ""), 0.0)
+        surcharge = self.format_surcharge.get(params.get("outputFormat", ""))
+        if surcharge is not None:
+            rate += surcharge.rate(ratio_pixels(params.get("ratio")))
         return math.ceil(rate * seconds - 1e-9)
 
     def describe(self) -> str:
@@ -98,8 +120,20 @@ class Price:
             text = f"{self.per_second:g} credits/s"
             if self.per_second_with_audio is not None:
                 text += f" ({self.per_second_with_audio:g} with audio)"
+            if self.format_surcharge:
+                text += f" ({_describe_surcharges(list(self.format_surcharge.values()))})"
             return text
         return f"{self.per_image} credits per image"
+
+
+def _describe_surcharges(surcharges: list[Surcharge]) -> str:
+    """E.g. "+5/+20 by outputFormat, +40 over 4 MP"."""
+    text = "/".join(f"+{r:g}" for r in sorted({s.per_second for s in surcharges})) + " by outputFormat"
+    large = [s for s in surcharges if s.large_per_second is not None]
+    if large:
+        rates = "/".join(f"+{r:g}" for r in sorted({s.large_per_second or 0.0 for s in large}))
+        text += f", {rates} over {min(s.large_pixels for s in large) / 1e6:g} MP"
+    return text
 
 
 @dataclass(frozen=True)

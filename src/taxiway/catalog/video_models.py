@@ -31,6 +31,7 @@ from taxiway.catalog.models import (
     ModelSpec,
     OutputKind,
     Price,
+    Surcharge,
 )
 
 SEEDANCE_RATIOS_720P = (
@@ -59,11 +60,27 @@ GEN4_ALEPH_RATIOS = (
     "640:480",
 )
 
-# outputFormat values the engines write. The SDK's other containers (prores, png_sequence, HDR) are
-# refused with a 400 until an engine writes them; their per-second surcharges stay declared here.
-OUTPUT_FORMATS = ("mp4",)
-FORMAT_SURCHARGE: Mapping[str, float] = {"prores": 5.0, "png_sequence": 5.0}
+# gen4.5's `outputFormat` values, as the SDK lists them; every video engine writes each of them
+# (engines/offline/video_formats.py). Beyond the default H.264 MP4, ProRes and 8-bit PNG frames cost
+# 5 credits/s more, and every 10-bit-and-deeper delivery (HEVC, HDR ProRes, 16-bit PNG, EXR) 20, or 40
+# where the output is larger than 4 megapixels.
+OUTPUT_FORMATS = (
+    "mp4", "prores", "png_sequence", "hdr10", "hlg", "sdr_rec709_10bit", "hdr_pq_12bit_master", "hdr_prores",
+    "hdr_png_sequence", "hdr_exr_sequence", "hdr_exr_acescg_sequence_1_3", "hdr_exr_acescg_sequence_2_0",
+)  # fmt: skip
+_DEEP_SURCHARGE = Surcharge(20.0, large_per_second=40.0)
+_LIGHT_SURCHARGE = {"prores": Surcharge(5.0), "png_sequence": Surcharge(5.0)}
+FORMAT_SURCHARGE: Mapping[str, Surcharge] = {
+    name: _LIGHT_SURCHARGE.get(name, _DEEP_SURCHARGE) for name in OUTPUT_FORMATS if name != "mp4"
+}
 PRORES_PROFILES = ("422", "4444", "422 Proxy", "422 LT", "422 HQ", "4444 XQ")
+# The profiles each ProRes format takes, and its default: HDR drops Proxy and LT (too coarse for HDR
+# gradients) and 4444 XQ (12-bit HDR is `hdr_pq_12bit_master`).
+PRORES_FORMAT_PROFILES: Mapping[str, tuple[str, ...]] = {
+    "prores": PRORES_PROFILES,
+    "hdr_prores": ("422", "422 HQ", "4444"),
+}
+PRORES_DEFAULT_PROFILE: Mapping[str, str] = {"prores": "4444", "hdr_prores": "422 HQ"}
 
 SEEDANCE_PROMPT = prompt_text(3500)
 PROMPT = prompt_text(1000)
@@ -168,14 +185,23 @@ def _gen45(
         },
         ratios=ratios,
         assets=PROMPT_IMAGE if "prompt_image" in extra else (),
-        checks=(*KEYFRAME_CHECKS, prores_profile_needs_prores),
-        description="Runway Gen-4.5: 12 credits/s.",
+        checks=(*KEYFRAME_CHECKS, prores_profile_fits_format),
+        description="Runway Gen-4.5: 12 credits/s, plus 5 for ProRes or PNG frames and 20 for the 10-bit "
+        "and deeper `outputFormat`s (HEVC, HDR, EXR).",
     )
 
 
-def prores_profile_needs_prores(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
-    if "proresProfile" in params and params.get("outputFormat") != "prores":
-        return [(["proresProfile"], "only valid when outputFormat is 'prores'")]
+def prores_profile_fits_format(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    profile = params.get("proresProfile")
+    if profile is None:
+        return []
+    output_format = params.get("outputFormat")
+    allowed = PRORES_FORMAT_PROFILES.get(str(output_format))
+    if allowed is None:
+        return [(["proresProfile"], "only valid when outputFormat is 'prores' or 'hdr_prores'")]
+    if profile not in allowed:
+        listed = ", ".join(f"'{p}'" for p in allowed)
+        return [(["proresProfile"], f"with outputFormat '{output_format}' it must be one of {listed}")]
     return []
 
 

@@ -32,7 +32,7 @@ from taxiway.engines.offline.video_common import (
     frame_total,
     load_image,
     output_size,
-    render_mp4,
+    render_video,
 )
 from taxiway.engines.png_encode import encode_png
 
@@ -267,8 +267,8 @@ class DiffusersVideoEngine(_RuntimeEngine):
         fitted = cover_crop(frames, size)
         total = frame_total(seconds)
         timeline = (fitted[index] for index in retime(len(fitted), total))
-        return render_mp4(
-            timeline, size, total, context, start=VIDEO_ENCODE_START, resample=Interpolation.LANCZOS
+        return render_video(
+            request, timeline, size, total, context, start=VIDEO_ENCODE_START, resample=Interpolation.LANCZOS
         )
 
     @staticmethod

@@ -29,7 +29,7 @@ from taxiway.engines.offline.video_common import (
     output_size,
     phrase_matchers,
     ratio_for_aspect,
-    render_mp4,
+    render_video,
     similarity,
     warp,
 )
@@ -186,4 +186,6 @@ class CameraMoveEngine:
         last = cover(end, source_size) if end is not None else None
         context.progress(0.1)
         audio = audio_bed(request, count / FPS)
-        return render_mp4(_frames(first, last, move, size, count), size, count, context, audio=audio)
+        return render_video(
+            request, _frames(first, last, move, size, count), size, count, context, audio=audio
+        )

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
+from taxiway.catalog.video_models import PRORES_DEFAULT_PROFILE
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
 from taxiway.engines.offline.procedural_image import _open_image, generator_for, parse_ratio
 from taxiway.engines.offline.video_encode import (
@@ -25,10 +26,10 @@ from taxiway.engines.offline.video_encode import (
     InvalidMedia,
     VideoInfo,
     decode_frames,
-    encode_mp4,
     probe_video,
     synthesize_ambience,
 )
+from taxiway.engines.offline.video_formats import write_video
 
 MAX_INPUT_SECONDS = 30.0
 MAX_IMAGE_SIDE = 4096
@@ -208,7 +209,8 @@ def warp(image: Image.Image, size: tuple[int, int], forward: Matrix) -> Image.Im
 # ---- output -------------------------------------------------------------------------------------------
 
 
-def render_mp4(
+def render_video(
+    request: EngineRequest,
     frames: Iterable[Image.Image | npt.NDArray[np.uint8]],
     size: tuple[int, int],
     count: int,
@@ -218,15 +220,29 @@ def render_mp4(
     start: float = 0.1,
     resample: Interpolation = Interpolation.BICUBIC,
 ) -> list[Artifact]:
-    """Encode the frames (any size with the output's aspect; see `encode_mp4`), reporting progress from
-    `start` up to 0.99 every few frames."""
+    """Write the frames (any size with the output's aspect) as the request's `outputFormat` (MP4 unless it
+    names another; see `video_formats`), reporting progress from `start` up to 0.99 every few frames.
 
-    def on_frame(index: int) -> None:
-        done = index + 1
-        if done % PROGRESS_EVERY == 0 or done == count:
-            context.progress(start + (0.99 - start) * done / count)
+    Every video engine ends here, so each honours every format its model accepts without code of its own.
+    """
+    output_format = str(request.params.get("outputFormat") or "mp4")
+    profile = request.params.get("proresProfile") or PRORES_DEFAULT_PROFILE.get(output_format)
+
+    def on_step(done: int, total: int) -> None:
+        if done % PROGRESS_EVERY == 0 or done == total:
+            context.progress(start + (0.99 - start) * done / total)
 
     context.check_cancelled()
-    data = encode_mp4(frames, size[0], size[1], count, audio=audio, on_frame=on_frame, resample=resample)
+    artifacts = write_video(
+        frames,
+        size[0],
+        size[1],
+        count,
+        output_format=output_format,
+        prores_profile=None if profile is None else str(profile),
+        audio=audio,
+        on_step=on_step,
+        resample=resample,
+    )
     context.progress(1.0)
-    return [Artifact(filename="output.mp4", data=data, content_type="video/mp4", seconds=count / FPS)]
+    return artifacts

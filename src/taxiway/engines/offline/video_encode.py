@@ -1,8 +1,9 @@
 """Media I/O for the offline video engines: H.264/AAC MP4 encoding, resampled decoding, probing, audio beds.
 
-Every engine funnels its frames through `encode_mp4`, so all outputs share one contract: H.264 yuv420p
-(BT.709, limited range), exactly `frame_count` frames at a constant rate, container duration exactly
-`frame_count / fps`, optional stereo AAC of the same duration, `moov` atom first for progressive playback.
+Every engine's MP4 comes from `encode_mp4` (other `outputFormat`s: `video_formats`), so all share one
+contract: H.264 yuv420p (BT.709, limited range), exactly `frame_count` frames at a constant rate,
+container duration exactly `frame_count / fps`, optional stereo AAC of the same duration, `moov` atom
+first for progressive playback.
 
 Bytes are reproducible for identical inputs: swscale runs bit-exact and single-threaded, and x264 without
 its AVX-512 code, which made this build's output vary between identical runs (`x264_asm_without_avx512`).
@@ -149,7 +150,7 @@ def _add_video_stream(container: OutputContainer, width: int, height: int, fps: 
     return stream
 
 
-def _audio_frames(audio: FloatArray, sample_rate: int, start: int, stop: int) -> Iterator[av.AudioFrame]:
+def audio_frames(audio: FloatArray, sample_rate: int, start: int, stop: int) -> Iterator[av.AudioFrame]:
     """AAC consumes 1024-sample frames; only the very last one may be shorter."""
     layout = "stereo" if audio.shape[0] == 2 else "mono"
     for offset in range(start, stop, _AAC_FRAME):
@@ -215,7 +216,7 @@ def encode_mp4(
                 if audio is not None and audio_stream is not None:
                     # Interleave: keep the audio up to the end of this video frame.
                     target = (index + 1) * sample_rate // fps
-                    for chunk in _audio_frames(audio, sample_rate, audio_done, target):
+                    for chunk in audio_frames(audio, sample_rate, audio_done, target):
                         container.mux(audio_stream.encode(chunk))
                     audio_done = target
                 if on_frame is not None:

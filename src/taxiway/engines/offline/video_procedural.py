@@ -37,7 +37,7 @@ from taxiway.engines.offline.video_common import (
     clip_seconds,
     frame_total,
     output_size,
-    render_mp4,
+    render_video,
 )
 from taxiway.engines.offline.video_encode import FPS
 
@@ -155,4 +155,4 @@ class ProceduralVideoEngine:
         layers = _plan_layers(scene, rng, view, count / FPS)
         context.progress(0.1)
         audio = audio_bed(request, count / FPS, scene.brightness)
-        return render_mp4(_frames(layers, view, count), size, count, context, audio=audio)
+        return render_video(request, _frames(layers, view, count), size, count, context, audio=audio)

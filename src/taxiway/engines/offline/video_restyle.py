@@ -46,7 +46,7 @@ from taxiway.engines.offline.video_common import (
     load_video,
     output_size,
     phrase_matchers,
-    render_mp4,
+    render_video,
     similarity,
     warp,
 )
@@ -327,7 +327,7 @@ class RestyleVideoEngine:
             for index, frame in enumerate(video.frames(count))
         )
         context.progress(0.1)
-        return render_mp4(frames, size, count, context, audio=audio_bed(request, count / FPS))
+        return render_video(request, frames, size, count, context, audio=audio_bed(request, count / FPS))
 
 
 # ---- performance transfer -----------------------------------------------------------------------------
@@ -546,4 +546,4 @@ class PerformanceTransferEngine:
         poses = _poses(performance, size, intensity, body)
         sheet = _RubberSheet(size, base_size)
         frames = (sheet.render(base, pose) for base, pose in zip(bases, poses, strict=False))
-        return render_mp4(frames, size, count, context, start=0.3)
+        return render_video(request, frames, size, count, context, start=0.3)

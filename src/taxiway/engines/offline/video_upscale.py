@@ -16,7 +16,7 @@ from av.video.reformatter import Interpolation
 from PIL import Image, ImageFilter
 
 from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
-from taxiway.engines.offline.video_common import MAX_INPUT_SECONDS, frame_total, load_video, render_mp4
+from taxiway.engines.offline.video_common import MAX_INPUT_SECONDS, frame_total, load_video, render_video
 from taxiway.engines.offline.video_encode import FPS
 
 FACTOR = 4
@@ -50,4 +50,4 @@ class UpscaleEngine:
         count = frame_total(info.duration)
         context.progress(0.05)
         frames = (sharpen(frame) for frame in video.frames(count))
-        return render_mp4(frames, size, count, context, start=0.05, resample=Interpolation.LANCZOS)
+        return render_video(request, frames, size, count, context, start=0.05, resample=Interpolation.LANCZOS)
