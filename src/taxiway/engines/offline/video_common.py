@@ -219,6 +219,7 @@ def render_video(
     audio: FloatArray | None = None,
     start: float = 0.1,
     resample: Interpolation = Interpolation.BICUBIC,
+    threads: int = 1,
 ) -> list[Artifact]:
     """Write the frames (any size with the output's aspect) as the request's `outputFormat` (MP4 unless it
     names another; see `video_formats`), reporting progress from `start` up to 0.99 every few frames.
@@ -243,6 +244,7 @@ def render_video(
         audio=audio,
         on_step=on_step,
         resample=resample,
+        threads=threads,
     )
     context.progress(1.0)
     return artifacts

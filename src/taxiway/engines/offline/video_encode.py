@@ -38,6 +38,7 @@ X264_PRESET = "veryfast"
 X264_CRF = "23"
 # One encoder thread per task: engines already run one per worker thread, so a task costs about one core
 # and several tasks share the machine predictably. (Bytes do not depend on it: see x264_asm_without_avx512.)
+# GPU engines, whose tasks leave the host's cores idle, ask for more.
 X264_THREADS = 1
 _AAC_FRAME = 1024
 # AVCOL_SPC/PRI/TRC_BT709: HD players assume it for untagged video anyway; tagging makes it explicit.
@@ -133,7 +134,9 @@ def x264_asm_without_avx512() -> str | None:
     return ",".join(name for name, flag in _X264_CPU_NAMES if flag in flags)
 
 
-def _add_video_stream(container: OutputContainer, width: int, height: int, fps: int) -> VideoStream:
+def _add_video_stream(
+    container: OutputContainer, width: int, height: int, fps: int, threads: int = X264_THREADS
+) -> VideoStream:
     options = {"preset": X264_PRESET, "crf": X264_CRF}
     asm = x264_asm_without_avx512()
     if asm is not None:
@@ -144,7 +147,7 @@ def _add_video_stream(container: OutputContainer, width: int, height: int, fps: 
     stream.pix_fmt = "yuv420p"
     stream.time_base = Fraction(1, fps)
     context = stream.codec_context
-    context.thread_count = X264_THREADS
+    context.thread_count = threads
     context.colorspace = context.color_primaries = context.color_trc = _BT709
     context.color_range = _MPEG_RANGE
     return stream
@@ -172,6 +175,7 @@ def encode_mp4(
     sample_rate: int = SAMPLE_RATE,
     on_frame: Callable[[int], None] | None = None,
     resample: Interpolation = Interpolation.BICUBIC,
+    threads: int = X264_THREADS,
 ) -> bytes:
     """Encode the first `frame_count` frames: RGB uint8 (H, W, 3) arrays or PIL images.
 
@@ -202,7 +206,7 @@ def encode_mp4(
         path = os.path.join(directory, "output.mp4")
         container = av.open(path, mode="w", format="mp4", options={"movflags": "+faststart"})
         try:
-            video = _add_video_stream(container, width, height, fps)
+            video = _add_video_stream(container, width, height, fps, threads)
             audio_stream: AudioStream | None = None
             if audio is not None:
                 audio_stream = container.add_stream("aac", rate=sample_rate)

@@ -594,11 +594,13 @@ def write_video(
     sample_rate: int = SAMPLE_RATE,
     on_step: StepCallback | None = None,
     resample: Interpolation = Interpolation.BICUBIC,
+    threads: int = 1,
 ) -> list[Artifact]:
     """The first `frame_count` frames (RGB uint8 arrays or PIL images, any size with the output's aspect),
     written as `output_format` at 24 fps; see the module docstring for what each format holds.
 
     `audio` is float32 (channels, samples) in [-1, 1]; it is cut or zero-padded to the video's length.
+    `threads` is the H.264 encoder's (the default MP4); the other formats encode on one thread.
     Whatever `on_step` raises (e.g. TaskCancelled) propagates after the files and the frame source close.
     """
     if width % 2 or height % 2 or width <= 0 or height <= 0:
@@ -613,7 +615,7 @@ def write_video(
     if spec is None:
         data = encode_mp4(
             frames, width, height, frame_count, audio=audio, sample_rate=sample_rate, resample=resample,
-            on_frame=lambda index: step(index + 1, frame_count),
+            on_frame=lambda index: step(index + 1, frame_count), threads=threads,
         )  # fmt: skip
         return [Artifact("output.mp4", data, "video/mp4", seconds=seconds)]
     if audio is not None:
