@@ -35,7 +35,7 @@ from support.server import Server
 from taxiway.engines.base import EngineFailure, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.diffusers import pipelines, warmup
 from taxiway.engines.diffusers.accelerations import Accelerations
-from taxiway.engines.diffusers.engines import DiffusersImageEngine, DiffusersVideoEngine
+from taxiway.engines.diffusers.engines import DiffusersImageEngine, DiffusersVideoEngine, reference_image
 from taxiway.engines.diffusers.geometry import closest_size, generation_size, pipeline_frames, retime
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, RuntimeOptions
 from taxiway.engines.diffusers.weights import WeightsEntry, describe, inspect_folder, startup_problems
@@ -50,6 +50,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "flux": tiny_diffusers.flux(root / "flux"),
         "flux_b": tiny_diffusers.flux(root / "flux_b", seed=1),
+        "kontext": tiny_diffusers.flux(root / "kontext", kontext=True),
         "wan": tiny_diffusers.wan(root / "wan"),
         "wan_i2v": tiny_diffusers.wan_i2v(root / "wan_i2v"),
         "ltx": tiny_diffusers.ltx(root / "ltx"),
@@ -181,6 +182,44 @@ def test_batched_requests_get_the_images_they_get_alone(folders: dict[str, Path]
         difference = np.abs(pixels(results[index]) - pixels(alone[index]))
         assert difference.max() <= 2, index  # batched kernels may round differently, nothing more
     assert np.abs(pixels(results[0]) - pixels(results[2])).max() > 10  # same prompt, own seed
+
+
+def png_uri(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> tuple[str, bytes]:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), buffer.getvalue()
+
+
+def test_reference_images_condition_an_image_conditioned_pipeline(folders: dict[str, Path]) -> None:
+    weights: dict[str, Path | WeightsEntry] = {"gen4_image": small(folders["kontext"])}
+    engine = DiffusersImageEngine(runtime(weights))
+    red, blue = png_uri((220, 30, 30)), png_uri((30, 30, 220), (30, 60))
+
+    def generate(*references: tuple[str, bytes]) -> bytes:
+        body = {
+            "promptText": "a cat",
+            "ratio": "720:720",
+            "referenceImages": [
+                {"uri": uri, "tag": f"ref{index}"} for index, (uri, _) in enumerate(references)
+            ],
+        }
+        request = EngineRequest("task", "text_to_image", "gen4_image", body, 1, assets=dict(references))
+        [artifact] = engine.run(request, RunContext())
+        assert png_size(artifact.data) == (720, 720)
+        return artifact.data
+
+    with_red = generate(red)
+    assert generate(red) == with_red  # the seed still decides the rest
+    assert generate(blue) != with_red
+    assert generate(red, blue) not in (with_red, generate(blue))  # several: one picture of them all
+    assert generate() != with_red  # none: plain text-to-image
+
+    collage = reference_image(
+        [Image.new("RGB", (40, 30), "red"), Image.new("RGB", (30, 60), "blue")], (64, 48)
+    )
+    assert collage.size == (64, 48)
+    assert collage.getpixel((0, 0)) == (128, 128, 128)  # the row is letterboxed, nothing is cropped
+    assert any(collage.getpixel((x, 24))[2] > 200 for x in range(64))
 
 
 def test_least_recently_used_pipeline_is_evicted(folders: dict[str, Path]) -> None:

@@ -16,6 +16,7 @@ from diffusers import (
     AutoencoderKLLTXVideo,
     AutoencoderKLWan,
     FlowMatchEulerDiscreteScheduler,
+    FluxKontextPipeline,
     FluxPipeline,
     FluxTransformer2DModel,
     LTXImageToVideoPipeline,
@@ -75,8 +76,9 @@ def _save(pipe: Any, path: Path) -> Path:
     return path
 
 
-def flux(path: Path, seed: int = 0) -> Path:
-    """FluxPipeline; VAE stride 2, so sizes are multiples of 4 (stride x the 2x2 latent packing)."""
+def flux(path: Path, seed: int = 0, kontext: bool = False) -> Path:
+    """FluxPipeline (FluxKontextPipeline with `kontext`: the same parts, conditioned on an image); VAE
+    stride 2, so sizes are multiples of 4 (stride x the 2x2 latent packing)."""
     torch.manual_seed(seed)
     clip = CLIPTextModel(
         CLIPTextConfig(
@@ -118,7 +120,7 @@ def flux(path: Path, seed: int = 0) -> Path:
         shift_factor=0.06,
         scaling_factor=1.5,
     )
-    pipe = FluxPipeline(
+    pipe = (FluxKontextPipeline if kontext else FluxPipeline)(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=vae,
         text_encoder=clip,

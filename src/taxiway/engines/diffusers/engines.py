@@ -3,11 +3,13 @@
 Every request is made at the pipeline's nearest valid size (optionally capped in area), then fitted to the
 exact requested ratio with Lanczos; videos are made at the model's own frame rate and re-timed to the
 API's 24 fps for exactly the requested duration. Progress follows the denoising steps; a cancelled task
-stops at the next step. Text-to-image pipelines take no images, so `referenceImages` are ignored.
+stops at the next step. `referenceImages` condition the pipelines that take an image (FLUX Kontext); the
+text-to-image ones take none and ignore them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +46,7 @@ STEPS_START = 0.02
 IMAGE_STEPS_END = 0.9
 VIDEO_STEPS_END = 0.85
 VIDEO_ENCODE_START = 0.9
+REFERENCE_GROUND = (128, 128, 128)
 # The GPU does the generating and leaves the host's cores idle: the H.264 encode (1-2 s of a 5 s clip on
 # one core, a few percent of a Wan generation) gets several of them.
 ENCODER_THREADS = min(8, os.cpu_count() or 1)
@@ -85,10 +88,18 @@ def _sampler(weights: WeightsEntry, batch: int) -> dict[str, Any]:
 
 
 def image_call(
-    weights: WeightsEntry, size: tuple[int, int], prompts: Sequence[str], seeds: Sequence[int], device: str
+    weights: WeightsEntry,
+    size: tuple[int, int],
+    prompts: Sequence[str],
+    seeds: Sequence[int],
+    device: str,
+    reference: Image.Image | None = None,
 ) -> dict[str, Any]:
-    """The text-to-image pipeline's arguments, shared with the warm-up so that it builds the same graphs."""
-    return {
+    """The image pipeline's arguments, shared with the warm-up so that it builds the same graphs.
+
+    A reference comes at the generation size already, and Kontext is told to keep both sizes: left to
+    itself it rescales the output to 1 megapixel and the reference to its training resolutions."""
+    call = {
         "prompt": list(prompts),
         "width": size[0],
         "height": size[1],
@@ -96,6 +107,31 @@ def image_call(
         "output_type": pipelines.OUTPUT_TYPE,
         **_sampler(weights, len(prompts)),
     }
+    if reference is not None:
+        call.update(image=[reference] * len(prompts), max_area=size[0] * size[1], _auto_resize=False)
+    return call
+
+
+def reference_image(images: Sequence[Image.Image], size: tuple[int, int]) -> Image.Image:
+    """What an image-conditioned pipeline sees: one reference fitted to the generation size, or several
+    side by side, scaled to fit within it on a neutral ground (Kontext takes one image; a collage is how
+    it is given more)."""
+    if len(images) == 1:
+        return _fit(images[0].convert("RGB"), size)
+    height = max(image.height for image in images)
+    scaled = [
+        image.convert("RGB").resize((max(1, image.width * height // image.height), height))
+        for image in images
+    ]
+    row = Image.new("RGB", (sum(image.width for image in scaled), height), REFERENCE_GROUND)
+    left = 0
+    for image in scaled:
+        row.paste(image, (left, 0))
+        left += image.width
+    canvas = Image.new("RGB", size, REFERENCE_GROUND)
+    row = ImageOps.contain(row, size, Image.Resampling.LANCZOS)
+    canvas.paste(row, ((size[0] - row.width) // 2, (size[1] - row.height) // 2))
+    return canvas
 
 
 def video_call(
@@ -154,6 +190,14 @@ class _ImageItem:
     seed: int
 
 
+def _references(request: EngineRequest) -> list[Image.Image]:
+    images = []
+    for index, item in enumerate(request.params.get("referenceImages") or ()):
+        if isinstance(item, Mapping) and isinstance(item.get("uri"), str):
+            images.append(load_image(request, item["uri"], f"referenceImages[{index}].uri"))
+    return images
+
+
 class DiffusersImageEngine(_RuntimeEngine):
     name = IMAGE_ENGINE
 
@@ -163,14 +207,18 @@ class DiffusersImageEngine(_RuntimeEngine):
         width, height = ModelSpec.size_of(str(request.params["ratio"]))
         context.progress(0.0)
         item = _ImageItem(str(request.params.get("promptText", "")), request.seed)
+        references = _references(request) if info.family.takes_reference else []
         try:
             with runtime.cache.use(info) as resident:
                 multiple = pipelines.size_multiple(resident.pipe, info.class_name)
                 size = request_size(weights, (width, height), multiple)
-                key = (info.path, size, weights)
+                reference = reference_image(references, size) if references else None
+                # Requests batch only with others conditioned on the same picture.
+                picture = hashlib.sha256(reference.tobytes()).hexdigest() if reference is not None else None
+                key = (info.path, size, weights, picture)
 
                 def execute(jobs: Sequence[Job[_ImageItem, Pixels]]) -> list[Pixels]:
-                    return self._generate(runtime, resident, weights, size, jobs)
+                    return self._generate(runtime, resident, weights, size, jobs, reference)
 
                 pixels = runtime.batcher.run(key, item, context, resident.lock, execute)
         except BaseException:
@@ -188,6 +236,7 @@ class DiffusersImageEngine(_RuntimeEngine):
         weights: WeightsEntry,
         size: tuple[int, int],
         jobs: Sequence[Job[_ImageItem, Pixels]],
+        reference: Image.Image | None,
     ) -> list[Pixels]:
         call = image_call(
             weights,
@@ -195,6 +244,7 @@ class DiffusersImageEngine(_RuntimeEngine):
             [job.item.prompt for job in jobs],
             [job.item.seed for job in jobs],
             runtime.options.device,
+            reference,
         )
         callback = _step_callback([job.context for job in jobs], STEPS_START, IMAGE_STEPS_END)
         with torch.inference_mode():

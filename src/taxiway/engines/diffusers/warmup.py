@@ -59,6 +59,7 @@ class Shape:
     size: tuple[int, int]
     frames: int = 0  # 0: an image
     batch: int = 1
+    reference: bool = False  # conditioned on a reference image (its tokens join the sequence)
 
 
 def targets(runtime: DiffusersRuntime, engines: Mapping[str, str]) -> Iterator[Target]:
@@ -89,7 +90,13 @@ def shapes(target: Target, multiple: int, compiled: bool, max_batch: int) -> lis
         sizes = sizes[:1]
     if target.info.family.kind is Kind.IMAGE:
         batches = sorted({1, max_batch}) if compiled else [1]
-        return [Shape(size, batch=batch) for size in sizes for batch in batches]
+        references = (False, True) if target.info.family.takes_reference else (False,)
+        return [
+            Shape(size, batch=batch, reference=reference)
+            for size in sizes
+            for batch in batches
+            for reference in references
+        ]
     family = target.info.family
     seconds = clip_seconds(target.model.defaults, target.model.id)
     counts = [pipeline_frames(seconds, family.fps, family.frame_step, target.weights.max_frames)]
@@ -130,9 +137,9 @@ def _warm(runtime: DiffusersRuntime, target: Target, done: set[tuple[object, Sha
                                 video_conditioning(target.info, shape.size, first, None, shape.frames)
                             )
                     else:
-                        call = image_call(
-                            short, shape.size, [PROMPT] * shape.batch, range(shape.batch), device
-                        )
+                        reference = Image.new("RGB", shape.size, (128, 128, 128)) if shape.reference else None
+                        prompts, seeds = [PROMPT] * shape.batch, range(shape.batch)
+                        call = image_call(short, shape.size, prompts, seeds, device, reference)
                     with torch.inference_mode():
                         resident.pipe(**call)
                     done.add((target.info.path, shape))

@@ -60,12 +60,14 @@ class Family:
     kind: Kind
     takes_first_frame: bool = False  # image-to-video: `image` is the first frame
     takes_last_frame: bool = False  # keyframe pipelines: the last frame too
+    takes_reference: bool = False  # image pipelines conditioned on an image (`referenceImages`)
     fps: int = 0  # the rate the model was trained at (videos)
     frame_step: int = 1  # frame counts must be 1 more than a multiple of this (the VAE's time stride)
 
 
 FAMILIES: Mapping[str, Family] = {
     "FluxPipeline": Family(Kind.IMAGE),
+    "FluxKontextPipeline": Family(Kind.IMAGE, takes_reference=True),
     "StableDiffusion3Pipeline": Family(Kind.IMAGE),
     "StableDiffusionXLPipeline": Family(Kind.IMAGE),
     "WanPipeline": Family(Kind.VIDEO, fps=16, frame_step=4),
