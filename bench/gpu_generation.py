@@ -345,24 +345,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def taxiway_server(
-    workdir: Path, jobs: list[Job], folders: dict[str, Path], device: str, optimizations: Optimizations
-) -> Iterator[tuple[str, str]]:
-    """A taxiway server with the folders configured for the jobs' models; yields (base URL, API key)."""
+def serve(workdir: Path, settings: dict[str, str], startup_seconds: float = 120) -> Iterator[tuple[str, str]]:
+    """`taxiway serve` with its data in `workdir` and `settings` added to a clean environment; yields
+    (base URL, API key) once it answers, and stops it afterwards. A restart in the same `workdir` (same
+    data) keeps the key its organization was made with."""
     import httpx
 
     from taxiway.accounts.keys import generate_key
 
     key, port = os.environ.get("BENCH_KEY") or generate_key(), free_port()
-    os.environ["BENCH_KEY"] = key  # a restarted server (same data dir) keeps the key it was made with
-    engines = {job.model: "diffusers-video" if job.duration else "diffusers-image" for job in jobs}
-    weights = {job.model: {"path": str(folders[job.architecture]), **job.weights} for job in jobs}
+    os.environ["BENCH_KEY"] = key
     env = {name: value for name, value in os.environ.items() if not name.startswith("TAXIWAY_")}
     env.update(
         TAXIWAY_DATA_DIR=str(workdir / "data"), TAXIWAY_PORT=str(port), TAXIWAY_BOOTSTRAP_API_KEY=key,
-        TAXIWAY_BOOTSTRAP_CREDITS="1000000", TAXIWAY_LOG_LEVEL="warning", TAXIWAY_ENGINES=json.dumps(engines),
-        TAXIWAY_WEIGHTS=json.dumps(weights), TAXIWAY_DIFFUSERS_DEVICE=device, HF_HUB_OFFLINE="1",
-        **optimizations.environment(),
+        TAXIWAY_BOOTSTRAP_CREDITS="1000000", TAXIWAY_LOG_LEVEL="warning", HF_HUB_OFFLINE="1", **settings,
     )  # fmt: skip
     log_path = workdir / "server.log"
     with open(log_path, "ab") as log:
@@ -371,7 +367,7 @@ def taxiway_server(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + startup_seconds
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"taxiway exited early:\n{log_path.read_text(errors='replace')}")
@@ -390,6 +386,23 @@ def taxiway_server(
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def taxiway_server(
+    workdir: Path, jobs: list[Job], folders: dict[str, Path], device: str, optimizations: Optimizations
+) -> Iterator[tuple[str, str]]:
+    """A taxiway server with the folders configured for the jobs' models; yields (base URL, API key)."""
+    engines = {job.model: "diffusers-video" if job.duration else "diffusers-image" for job in jobs}
+    weights = {job.model: {"path": str(folders[job.architecture]), **job.weights} for job in jobs}
+    settings = {
+        "TAXIWAY_ENGINES": json.dumps(engines),
+        "TAXIWAY_WEIGHTS": json.dumps(weights),
+        "TAXIWAY_DIFFUSERS_DEVICE": device,
+        **optimizations.environment(),
+    }
+    with serve(workdir, settings) as server:
+        yield server
 
 
 def api_seconds(base: str, key: str, job: Job, seed: int) -> float:

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,41 +45,22 @@ class FixedTimeEngine:
 
 
 def run(seconds: float, size: int, tasks: int, poll: float) -> dict[str, Any]:
-    import httpx
     from runwayml import RunwayML
 
     sys.path.insert(0, str(BENCH))
-    from gpu_generation import free_port
-    from taxiway.accounts.keys import generate_key
+    from gpu_generation import serve
 
     with tempfile.TemporaryDirectory(prefix="taxiway-latency-") as directory:
         workdir = Path(directory)
-        key, port = generate_key(), free_port()
         engine_log = workdir / "engine.log"
-        env = {name: value for name, value in os.environ.items() if not name.startswith("TAXIWAY_")}
-        env.update(
-            TAXIWAY_DATA_DIR=str(workdir / "data"), TAXIWAY_PORT=str(port), TAXIWAY_BOOTSTRAP_API_KEY=key,
-            TAXIWAY_BOOTSTRAP_CREDITS="1000000", TAXIWAY_LOG_LEVEL="warning",
-            TAXIWAY_ENGINES=json.dumps({"gen4_image": "task_latency:FixedTimeEngine"}),
-            PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")])),
-            BENCH_ENGINE_SECONDS=str(seconds), BENCH_ENGINE_BYTES=str(size), BENCH_ENGINE_LOG=str(engine_log),
-        )  # fmt: skip
-        with open(workdir / "server.log", "ab") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "taxiway", "serve"], env=env, stdout=log, stderr=log, cwd=REPO
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((workdir / "server.log").read_text(errors="replace"))
-                time.sleep(0.1)
+        settings = {
+            "TAXIWAY_ENGINES": json.dumps({"gen4_image": "task_latency:FixedTimeEngine"}),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH), os.environ.get("PYTHONPATH")])),
+            "BENCH_ENGINE_SECONDS": str(seconds),
+            "BENCH_ENGINE_BYTES": str(size),
+            "BENCH_ENGINE_LOG": str(engine_log),
+        }
+        with serve(workdir, settings) as (base, key):
             client = RunwayML(base_url=base, api_key=key, max_retries=0)
             totals, submits = [], []
             for index in range(tasks + 1):  # the first warms connections and code paths up
@@ -94,9 +74,6 @@ def run(seconds: float, size: int, tasks: int, poll: float) -> dict[str, Any]:
                 if index:
                     totals.append(time.perf_counter() - start)
                     submits.append(submitted)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         engine = [float(line) for line in engine_log.read_text().split()][1:]
     total, baseline = statistics.median(totals), statistics.median(engine)
     return {
