@@ -33,6 +33,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"model": "act_two", "character": {"type": "image", "uri": "IMG"},
       "reference": {"type": "video", "uri": "VID"}}),
     ("lanczos-upscale", "video_upscale", {"model": "upscale_v1", "videoUri": "SMALL"}),
+    ("inverse-tone-map", "video_to_hdr", {"model": "ruby", "videoUri": "VID"}),
 ]  # fmt: skip
 
 
@@ -75,7 +76,7 @@ def main() -> None:
     for engine_name, endpoint, params in CASES:
         engine = BUILTIN[engine_name]()
         body = _substitute({**params, "ratio": "1280:720", "duration": SECONDS}, media)
-        if endpoint in ("video_to_video", "character_performance", "video_upscale"):
+        if endpoint in ("video_to_video", "character_performance", "video_upscale", "video_to_hdr"):
             body.pop("duration")
         request = EngineRequest("bench", endpoint, body["model"], body, seed=7, assets=assets)
         seconds = best_of(args.runs, lambda e=engine, r=request: e.run(r, RunContext()))

@@ -38,7 +38,7 @@ def check_output(variant: Variant, url: str) -> None:
         return
     assert response.headers["content-type"] == "video/mp4"
     assert "mp4" in found.kind
-    assert (found.codec, found.pix_fmt) == ("h264", "yuv420p")
+    assert (found.codec, found.pix_fmt) == variant.picture
     assert found.fps == 24
     assert found.frames == round(variant.seconds * 24)
     assert found.has_audio is variant.audio

@@ -29,6 +29,7 @@ class Variant:
     # Audio outputs (MP3): `seconds` is their exact length, or None where only the engine knows it.
     sound: bool = False
     raw: bool = False  # the seeds' older shape: posted as raw JSON, not through an SDK method
+    picture: tuple[str, str] = ("h264", "yuv420p")  # a video output's codec and pixel format
 
     @property
     def id(self) -> str:
@@ -81,6 +82,7 @@ def variants() -> list[Variant]:
         Variant("character_performance", {"model": "act_two", "character": {"type": "image", "uri": image},
                                           "reference": {"type": "video", "uri": performance}}, 1280, 720, 15, 15, 3),
         Variant("video_upscale", {"model": "upscale_v1", "videoUri": short}, 1280, 720, 2, 2, 1, node=False),
+        Variant("video_to_hdr", {"model": "ruby", "videoUri": clip}, 320, 180, 40, 40, 2, picture=("hevc", "yuv420p10le")),
         *audio_variants(),
     ]  # fmt: skip
 

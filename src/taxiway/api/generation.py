@@ -102,7 +102,9 @@ def _route(endpoint: EndpointSpec) -> Any:
             raise ApiError(400, VALIDATION_FAILED, checked.issues)
         try:
             async with state.sessions.begin() as session:
-                task = await service.submit(session, principal, spec, params, checked.input_seconds)
+                task = await service.submit(
+                    session, principal, spec, params, checked.input_seconds, checked.input_pixels
+                )
                 task.params = testmode.attach(params, simulation)
                 await testmode.hold(session, task, simulation)
         except InsufficientCredits as exc:

@@ -86,8 +86,12 @@ class Price:
     characters_per_credit: int = 0
     # (up to seconds, credits) steps for outputs priced by length band rather than per second.
     by_length: tuple[tuple[float, int], ...] = ()
+    # The per-second rate where the picture is larger than `large_pixels`: for models that keep their
+    # input's size, the input's. A size not known yet (an HTTPS input before the run) is held at it.
+    large_per_second: float | None = None
+    large_pixels: int = 4_000_000
 
-    def credits(self, params: Mapping[str, Any], seconds: float) -> int:
+    def credits(self, params: Mapping[str, Any], seconds: float, pixels: int | None = None) -> int:
         if self.by_ratio and params.get("ratio") in self.by_ratio:
             return self.by_ratio[params["ratio"]]
         if self.characters_per_credit:
@@ -98,6 +102,8 @@ class Price:
         if not self.per_second:
             return self.per_image
         rate = self.per_second
+        if self.large_per_second is not None and (pixels is None or pixels > self.large_pixels):
+            rate = self.large_per_second
         if self.per_second_with_audio is not None and params.get("audio", self.audio_default):
             rate = self.per_second_with_audio
         surcharge = self.format_surcharge.get(params.get("outputFormat", ""))
@@ -120,6 +126,8 @@ class Price:
             text = f"{self.per_second:g} credits/s"
             if self.per_second_with_audio is not None:
                 text += f" ({self.per_second_with_audio:g} with audio)"
+            if self.large_per_second is not None:
+                text += f" ({self.large_per_second:g} over {self.large_pixels / 1e6:g} MP)"
             if self.format_surcharge:
                 text += f" ({_describe_surcharges(list(self.format_surcharge.values()))})"
             return text
@@ -249,16 +257,21 @@ class ModelSpec:
         """The request with the model's defaults filled in: what engines and prices work from."""
         return {**self.defaults, **params}
 
-    def estimated_credits(self, params: Mapping[str, Any], input_seconds: float | None = None) -> int:
+    def estimated_credits(
+        self, params: Mapping[str, Any], input_seconds: float | None = None, input_pixels: int | None = None
+    ) -> int:
         effective = self.effective(params)
-        return self.price.credits(effective, self.duration.estimate(effective, input_seconds))
+        return self.price.credits(effective, self.duration.estimate(effective, input_seconds), input_pixels)
 
-    def final_credits(self, params: Mapping[str, Any], output_seconds: float | None) -> int:
-        """What a success costs: the estimate, or the output's real length where that is the rule."""
+    def final_credits(
+        self, params: Mapping[str, Any], output_seconds: float | None, output_pixels: int | None = None
+    ) -> int:
+        """What a success costs: the estimate, or the output's real length (and size, where the price
+        depends on it) where that is the rule."""
         estimate = self.estimated_credits(params)
         if output_seconds is None or not self.duration.billed_on_output(params):
             return estimate
-        return min(estimate, self.price.credits(self.effective(params), output_seconds))
+        return min(estimate, self.price.credits(self.effective(params), output_seconds, output_pixels))
 
     def violations(self, params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
         return [problem for check in self.checks for problem in check(params)]

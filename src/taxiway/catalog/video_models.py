@@ -81,6 +81,7 @@ PRORES_FORMAT_PROFILES: Mapping[str, tuple[str, ...]] = {
     "hdr_prores": ("422", "422 HQ", "4444"),
 }
 PRORES_DEFAULT_PROFILE: Mapping[str, str] = {"prores": "4444", "hdr_prores": "422 HQ"}
+MAX_HDR_INPUT_SECONDS = 30.0
 
 SEEDANCE_PROMPT = prompt_text(3500)
 PROMPT = prompt_text(1000)
@@ -494,4 +495,46 @@ VIDEO_UPSCALE = EndpointSpec(
     ),
 )
 
-VIDEO_ENDPOINTS = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, VIDEO_TO_VIDEO, CHARACTER_PERFORMANCE, VIDEO_UPSCALE)
+# Ruby's delivery profiles, as the SDK lists them: the HDR subset of gen4.5's formats.
+HDR_OUTPUT_FORMATS = (
+    "hdr10", "hlg", "hdr_prores",
+    "hdr_exr_sequence", "hdr_exr_acescg_sequence_1_3", "hdr_exr_acescg_sequence_2_0",
+)  # fmt: skip
+
+
+def prores_profile_needs_hdr_prores(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    if params.get("proresProfile") is not None and params.get("outputFormat") != "hdr_prores":
+        return [(["proresProfile"], "only valid when outputFormat is 'hdr_prores'")]
+    return []
+
+
+VIDEO_TO_HDR = EndpointSpec(
+    name="video_to_hdr",
+    summary="Upconvert an SDR video to HDR, keeping its frames, timing, audio and alpha.",
+    output=OutputKind.VIDEO,
+    models=(
+        _video(
+            "ruby",
+            "video_to_hdr",
+            "inverse-tone-map",
+            # An upconvert keeps the source's size, so the source's size sets the rate.
+            Price(per_second=20, large_per_second=40),
+            {
+                "video_uri": (Uri, ...),
+                "output_format": (one_of(*HDR_OUTPUT_FORMATS) | None, None),
+                "prores_profile": (one_of(*PRORES_FORMAT_PROFILES["hdr_prores"]) | None, None),
+            },
+            # The SDK documents no length limit; 30 s is the offline engines' (and bounds the hold
+            # on HTTPS inputs, which are measured only when the task runs).
+            duration=Duration(from_input="videoUri", max_input=MAX_HDR_INPUT_SECONDS),
+            defaults={"outputFormat": "hdr10"},
+            assets=(AssetField("videoUri", AssetKind.VIDEO, max_seconds=MAX_HDR_INPUT_SECONDS),),
+            checks=(prores_profile_needs_hdr_prores,),
+            description="Runway Ruby, SDR to HDR upconvert: 20 credits/s of output, 40 where the source is "
+            "larger than 4 megapixels.",
+        ),
+    ),
+)
+VIDEO_ENDPOINTS = (
+    TEXT_TO_VIDEO, IMAGE_TO_VIDEO, VIDEO_TO_VIDEO, CHARACTER_PERFORMANCE, VIDEO_UPSCALE, VIDEO_TO_HDR,
+)  # fmt: skip

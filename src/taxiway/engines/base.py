@@ -35,6 +35,8 @@ class Artifact:
     content_type: str
     # Length of a video or audio output, for models billed on what they really produced.
     seconds: float | None = None
+    # Pixels per frame of a video output, for models priced by the size of the picture they keep.
+    pixels: int | None = None
 
 
 class TaskCancelled(Exception):

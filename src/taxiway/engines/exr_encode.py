@@ -1,10 +1,10 @@
-"""OpenEXR stills: half-float RGB, scanline, ZIP-compressed in blocks of 16 lines, with chromaticities.
+"""OpenEXR stills: half-float RGB(A), scanline, ZIP-compressed in blocks of 16 lines, with chromaticities.
 
 FFmpeg's EXR encoder deflates at zlib's default level (about 130 ms for a 1280x720 frame, 2.5x this one at
 level 4, OpenEXR's own default, for 8% more bytes) and writes neither `chromaticities` nor
 `pixelAspectRatio`, which colour-managed readers need to place the primaries. The format is small
 (OpenEXR file layout, "ZIP_COMPRESSION"): a header of typed attributes, a table of chunk offsets, then
-chunks of 16 scanlines, each holding per line the channels in name order (B, G, R), byte-split into
+chunks of 16 scanlines, each holding per line the channels in name order (A, B, G, R), byte-split into
 low and high halves, delta-coded and deflated.
 """
 
@@ -30,8 +30,14 @@ def _attribute(name: str, kind: str, value: bytes) -> bytes:
     return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
 
 
-def _header(width: int, height: int, chromaticities: Chromaticities, white_nits: float | None) -> bytes:
-    channels = b"".join(name + b"\0" + struct.pack("<iB3xii", _HALF, 0, 1, 1) for name in (b"B", b"G", b"R"))
+def _header(
+    width: int,
+    height: int,
+    chromaticities: Chromaticities,
+    white_nits: float | None,
+    names: tuple[bytes, ...],
+) -> bytes:
+    channels = b"".join(name + b"\0" + struct.pack("<iB3xii", _HALF, 0, 1, 1) for name in names)
     window = struct.pack("<4i", 0, 0, width - 1, height - 1)
     attributes = [
         _attribute("channels", "chlist", channels + b"\0"),
@@ -69,15 +75,19 @@ def encode_exr(
     white_nits: float | None = None,
     level: int = ZIP_LEVEL,
 ) -> bytes:
-    """A half-float EXR of `rgb` (height x width x 3, linear light). `chromaticities` are the red, green,
-    blue and white (x, y) of its primaries; `white_nits` the luminance of (1, 1, 1) where it has one."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected height x width x 3 values, got {rgb.shape}")
+    """A half-float EXR of `rgb` (height x width x 3, linear light, or x 4 with straight alpha last).
+    `chromaticities` are the red, green, blue and white (x, y) of its primaries; `white_nits` the
+    luminance of (1, 1, 1) where it has one."""
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"expected height x width x 3 (or 4) values, got {rgb.shape}")
     height, width = rgb.shape[:2]
-    # Per scanline: the B, G and R runs of little-endian halves.
-    lines = np.ascontiguousarray(rgb[:, :, ::-1].astype("<f2").transpose(0, 2, 1)).view(np.uint8)
+    alpha = rgb.shape[2] == 4
+    # Per scanline: the (A,) B, G and R runs of little-endian halves.
+    order = [3, 2, 1, 0] if alpha else [2, 1, 0]
+    lines = np.ascontiguousarray(rgb[:, :, order].astype("<f2").transpose(0, 2, 1)).view(np.uint8)
     rows = lines.reshape(height, -1)
-    header = _header(width, height, chromaticities, white_nits)
+    names = (b"A", b"B", b"G", b"R") if alpha else (b"B", b"G", b"R")
+    header = _header(width, height, chromaticities, white_nits, names)
     chunks = []
     for y in range(0, height, _LINES_PER_CHUNK):
         data = _packed(rows[y : y + _LINES_PER_CHUNK].reshape(-1), level)

@@ -41,6 +41,7 @@ BUILTIN: Mapping[str, EngineFactory] = {
     "restyle-video": _offline("video_restyle", "RestyleVideoEngine"),
     "performance-transfer": _offline("video_restyle", "PerformanceTransferEngine"),
     "lanczos-upscale": _offline("video_upscale", "UpscaleEngine"),
+    "inverse-tone-map": _offline("video_hdr", "InverseToneMapEngine"),
     "offline-tts": _audio("text_to_speech", "TextToSpeechEngine"),
     "offline-voice-conversion": _audio("speech_to_speech", "SpeechToSpeechEngine"),
     "deepfilternet-isolation": _audio("voice_isolation", "VoiceIsolationEngine"),

@@ -23,6 +23,8 @@ class SubmissionCheck:
     issues: list[dict[str, Any]]
     # Seconds of the input the model is priced on (`Duration.from_input`), when it could be measured now.
     input_seconds: float | None = None
+    # Pixels per frame of that input, for prices that depend on its size (`Price.large_per_second`).
+    input_pixels: int | None = None
 
 
 async def check_at_submission(
@@ -35,6 +37,7 @@ async def check_at_submission(
     """
     issues: list[dict[str, Any]] = []
     input_seconds: float | None = None
+    input_pixels: int | None = None
     priced = spec.duration.from_input
     for ref in iter_assets(params, spec.assets):
         try:
@@ -47,9 +50,11 @@ async def check_at_submission(
         problem = _rule_problem(ref, info.duration, info.width, info.height)
         if problem:
             issues.append({"code": "custom", "path": ref.path, "message": problem})
-        elif priced in (ref.rule.path, ref.rule.path.split(".")[0]) and info.duration is not None:
-            input_seconds = info.duration
-    return SubmissionCheck(issues, input_seconds)
+        elif priced in (ref.rule.path, ref.rule.path.split(".")[0]):
+            input_seconds = info.duration if info.duration is not None else input_seconds
+            if info.width and info.height:
+                input_pixels = info.width * info.height
+    return SubmissionCheck(issues, input_seconds, input_pixels)
 
 
 def _field(ref: AssetRef) -> str:

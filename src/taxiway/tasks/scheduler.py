@@ -255,9 +255,10 @@ class Scheduler:
             await self._store.put(key, artifact.data)
             files.append({"key": key, "contentType": artifact.content_type})
         seconds = max((a.seconds for a in artifacts if a.seconds is not None), default=None)
+        pixels = max((a.pixels for a in artifacts if a.pixels is not None), default=None)
         params, _ = testmode.split(task.params)
         # Never more than was reserved: the estimate may already be the measured input's price.
-        final = model_spec(task.endpoint, task.model).final_credits(params, seconds)
+        final = model_spec(task.endpoint, task.model).final_credits(params, seconds, pixels)
         cost = min(task.estimated_credits, final)
         async with self._sessions.begin() as session:
             done = await repository.move(

@@ -36,6 +36,7 @@ async def submit(
     spec: ModelSpec,
     params: dict[str, Any],
     input_seconds: float | None = None,
+    input_pixels: int | None = None,
 ) -> Task:
     """Create a task and reserve its credits in one transaction, so an accepted task is never lost.
 
@@ -44,7 +45,7 @@ async def submit(
     racing submissions.
     """
     await ledger.lock_books(session, principal.organization_id)
-    credits = spec.estimated_credits(params, input_seconds)
+    credits = spec.estimated_credits(params, input_seconds, input_pixels)
     now = utcnow()
     await quotas.enforce(session, principal.organization_id, principal.tier, spec.id, credits, now)
     throttled = await fairness.must_wait(session, principal.organization_id, spec.id, principal.tier)

@@ -21,6 +21,10 @@ to linear light, BT.709 to BT.2020 primaries, SDR 100% at the HDR reference whit
 HLG 75% for a 1000 cd/m² display). An HDR delivery of SDR frames therefore looks like them, not brighter.
 The MP4s carry audio as AAC and the MOVs as 24-bit PCM; a zip of frames comes with a separate WAV.
 
+An upconvert (video_to_hdr) hands over `HdrFrame`s instead: frames already in HDR, which the HDR formats write
+as they are (no BT.2408 placement), at the source's frame rate, with its alpha plane where the format has one
+(4444 ProRes, EXR); its measured MaxCLL / MaxFALL go into HEVC PQ streams without a spooled first pass.
+
 The two ACEScg deliveries are not display light but the scene that the ACES 1.3 or 2.0 SDR Rec.709 Output
 Transform renders onto the SDR frames (its inverse, through OpenColorIO; see `aces`), so an ACES pipeline's
 stock `ACES - ACEScg` input and SDR view show the frames as they are; colorimetry.json names the transform.
@@ -141,20 +145,43 @@ class FrameSequence:
     pattern: str
     colorimetry: Mapping[str, Any] | None = None  # the colorimetry.json sidecar, where there is one
     aces: AcesOutput | None = None  # for ACEScg: the output transform whose inverse makes the scene
+    alpha: bool = False  # EXR frames with an A channel
 
     @property
     def pix_fmt(self) -> str:
         return "rgb24" if self.signal is Signal.SDR else "rgb48be"
 
 
+@dataclass(frozen=True)
+class HdrFrame:
+    """A frame already in HDR, as an SDR-to-HDR upconvert makes it, at the output's size.
+
+    `light` is linear BT.2020 display light relative to HDR reference white (1.0 = 203 cd/m², the scale
+    `linear_bt2020` gives SDR frames). ACEScg deliveries cannot use display light: they take the 8-bit
+    BT.709 `source` through the inverse ACES Output Transform and multiply the scene by `gain`, the
+    highlight gain the upconvert gave each pixel (1 where it kept the source's tone). `alpha` is straight
+    (not premultiplied) coverage in [0, 1], or None.
+    """
+
+    light: Linear
+    source: Pixels
+    gain: Linear
+    alpha: Linear | None = None
+
+
+AnyFrame = Frame | HdrFrame
+
+
 def _x265(crf: int, extra: str = "") -> dict[str, str]:
     return {"preset": X265_PRESET, "crf": str(crf), "x265-params": X265_BASE + extra}
 
 
-def _prores(profile: str, signal: Signal) -> MovieFormat:
+def _prores(profile: str, signal: Signal, alpha: bool = False) -> MovieFormat:
     if profile not in _PRORES:
         raise ValueError(f"unknown ProRes profile {profile!r}")
-    pix_fmt = "yuv444p10le" if profile.startswith("4444") else "yuv422p10le"
+    if alpha and not profile.startswith("4444"):
+        raise ValueError(f"ProRes {profile} has no alpha plane")
+    pix_fmt = ("yuva444p10le" if alpha else "yuv444p10le") if profile.startswith("4444") else "yuv422p10le"
     return MovieFormat("mov", "prores_ks", pix_fmt, signal, {"profile": _PRORES[profile]})
 
 
@@ -177,14 +204,15 @@ _LINEAR_COLORIMETRY = {
 _ACES = {"hdr_exr_acescg_sequence_1_3": ACES_1_3, "hdr_exr_acescg_sequence_2_0": ACES_2_0}
 
 
-def _format(name: str, prores_profile: str | None) -> MovieFormat | FrameSequence | None:
-    """The writer for `name`; None for mp4, which `encode_mp4` writes."""
+def _format(name: str, prores_profile: str | None, alpha: bool = False) -> MovieFormat | FrameSequence | None:
+    """The writer for `name`; None for mp4, which `encode_mp4` writes. `alpha` asks for an alpha plane
+    where the format has one (4444 ProRes, EXR frames); the others deliver the picture without it."""
     if name == "mp4":
         return None
     if name in ("prores", "hdr_prores"):
         if prores_profile is None:
             raise ValueError(f"{name} needs a ProRes profile")
-        return _prores(prores_profile, Signal.SDR if name == "prores" else Signal.PQ)
+        return _prores(prores_profile, Signal.SDR if name == "prores" else Signal.PQ, alpha)
     if name == "sdr_rec709_10bit":
         return MovieFormat("mp4", "libx265", "yuv420p10le", Signal.SDR, _x265(18))
     if name == "hdr10":
@@ -200,10 +228,12 @@ def _format(name: str, prores_profile: str | None) -> MovieFormat | FrameSequenc
     if name == "hdr_png_sequence":
         return FrameSequence("png", Signal.PQ, "frame_{:04d}.png", _PQ_COLORIMETRY)
     if name == "hdr_exr_sequence":
-        return FrameSequence("exr", Signal.LINEAR, "frame_{:04d}.exr", _LINEAR_COLORIMETRY)
+        return FrameSequence("exr", Signal.LINEAR, "frame_{:04d}.exr", _LINEAR_COLORIMETRY, alpha=alpha)
     if name in _ACES:
         aces = _ACES[name]
-        return FrameSequence("exr", Signal.ACESCG, "frame.{:04d}.exr", aces_colorimetry(aces), aces)
+        return FrameSequence(
+            "exr", Signal.ACESCG, "frame.{:04d}.exr", aces_colorimetry(aces), aces, alpha=alpha
+        )
     raise ValueError(f"unknown output format {name!r}")
 
 
@@ -249,18 +279,23 @@ def hlg_encode(scene: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.asarray(np.where(scene <= 1.0 / 12.0, low, high))
 
 
-def _table(encode: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]) -> Wide:
-    relative = np.square(np.linspace(0.0, 1.0, _LUT_SIZE))
+def _table(
+    encode: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], size: int = _LUT_SIZE
+) -> Wide:
+    relative = np.square(np.linspace(0.0, 1.0, size))
     return np.round(np.clip(encode(relative), 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
 _PQ_TABLE = _table(lambda x: pq_encode(x * SDR_WHITE_NITS))
 _HLG_TABLE = _table(hlg_encode)
+# HDR frames reach past SDR white: their PQ table spans all of PQ (10,000 cd/m²), four times as finely.
+_PQ_PEAK_NITS = 10000.0
+_PQ_FULL_TABLE = _table(lambda x: pq_encode(x * _PQ_PEAK_NITS), 4 * _LUT_SIZE)
 
 
 def _lookup(values: Linear, table: Wide) -> Wide:
     index = np.sqrt(np.clip(values, 0.0, 1.0, out=values), out=values)
-    index *= _LUT_SIZE - 1
+    index *= len(table) - 1
     index += 0.5
     return table[index.astype(np.uint32)]
 
@@ -270,13 +305,15 @@ def linear_bt2020(rgb: Pixels) -> Linear:
     return _BT1886[rgb] @ BT709_TO_BT2020.T.astype(np.float32)
 
 
-def hdr_code_values(rgb: Pixels, signal: Signal) -> Wide:
-    """The PQ or HLG rendition of one SDR frame as full-range 16-bit R'G'B' code values."""
+def hdr_code_values(rgb: Pixels | HdrFrame, signal: Signal) -> Wide:
+    """The PQ or HLG rendition of one SDR (or HDR) frame as full-range 16-bit R'G'B' code values."""
     if signal is Signal.PQ:
+        if isinstance(rgb, HdrFrame):
+            return _lookup(rgb.light * np.float32(SDR_WHITE_NITS / _PQ_PEAK_NITS), _PQ_FULL_TABLE)
         return _lookup(linear_bt2020(rgb), _PQ_TABLE)
     if signal is not Signal.HLG:
         raise ValueError(f"{signal} is not a PQ or HLG signal")
-    display = linear_bt2020(rgb)
+    display = rgb.light.copy() if isinstance(rgb, HdrFrame) else linear_bt2020(rgb)
     display *= SDR_WHITE_NITS / HLG_DISPLAY_NITS
     # Inverse HLG OOTF (BT.2100, gamma 1.2): scene light = display light x Yd^(-0.2/1.2).
     luma = display @ _BT2020_LUMA.astype(np.float32)
@@ -284,16 +321,16 @@ def hdr_code_values(rgb: Pixels, signal: Signal) -> Wide:
     return _lookup(display, _HLG_TABLE)
 
 
-def linear_light(rgb: Pixels) -> Linear:
-    """One SDR frame as hdr_exr_sequence's linear BT.2020 display light, 1.0 = 100 cd/m²."""
-    light = linear_bt2020(rgb)
+def linear_light(rgb: Pixels | HdrFrame) -> Linear:
+    """One SDR (or HDR) frame as hdr_exr_sequence's linear BT.2020 display light, 1.0 = 100 cd/m²."""
+    light = rgb.light.copy() if isinstance(rgb, HdrFrame) else linear_bt2020(rgb)
     light *= SDR_WHITE_NITS / EXR_UNIT_NITS
     return light
 
 
-def light_levels(rgb: Pixels) -> tuple[float, float]:
+def light_levels(rgb: Pixels | HdrFrame) -> tuple[float, float]:
     """(max, frame average) of max(R, G, B) in cd/m² of the PQ rendition: CTA-861.3's MaxCLL inputs."""
-    light = linear_bt2020(rgb)
+    light = rgb.light if isinstance(rgb, HdrFrame) else linear_bt2020(rgb)
     brightest = np.maximum(np.maximum(light[..., 0], light[..., 1]), light[..., 2])
     return float(brightest.max()) * SDR_WHITE_NITS, float(brightest.mean()) * SDR_WHITE_NITS
 
@@ -322,6 +359,24 @@ def _sized_rgb(frame: Frame, width: int, height: int, resample: Interpolation) -
         source = source.reformat(width, height, "rgb24", interpolation=_flags(True, resample), threads=1)
     pixels = source.to_ndarray(format="rgb24")
     return np.asarray(pixels, dtype=np.uint8)
+
+
+def _sized(frame: AnyFrame, width: int, height: int, resample: Interpolation) -> Pixels | HdrFrame:
+    """SDR frames at the output size; HDR frames come at it already."""
+    if not isinstance(frame, HdrFrame):
+        return _sized_rgb(frame, width, height, resample)
+    if frame.light.shape != (height, width, 3):
+        raise ValueError(f"HDR frames must be {width}x{height}, got {frame.light.shape[1::-1]}")
+    return frame
+
+
+def _alpha_plane(frame: Pixels | HdrFrame, bits: int) -> Wide:
+    """Straight alpha as a full-range plane of `bits`; opaque where the frame has none."""
+    top = (1 << bits) - 1
+    if isinstance(frame, HdrFrame) and frame.alpha is not None:
+        return np.round(np.clip(frame.alpha, 0.0, 1.0) * top).astype(np.uint16)
+    shape = frame.light.shape[:2] if isinstance(frame, HdrFrame) else frame.shape[:2]
+    return np.full(shape, top, np.uint16)
 
 
 def _chroma(plane: Linear, vertical: bool) -> Linear:
@@ -361,11 +416,13 @@ def _planar_frame(planes: list[Wide], pix_fmt: str) -> VideoFrame:
 
 
 def _movie_frame(
-    frame: Frame, spec: MovieFormat, width: int, height: int, resample: Interpolation
+    frame: AnyFrame, spec: MovieFormat, width: int, height: int, resample: Interpolation
 ) -> VideoFrame:
     """One frame in the stream's pixel format and matrix (limited range, as video players expect)."""
     colour = _COLOUR[spec.signal]
     if spec.signal is Signal.SDR:
+        if isinstance(frame, HdrFrame):
+            raise ValueError("SDR formats take SDR frames")
         source = _source(frame)
         scaling = (source.width, source.height) != (width, height)
         picture = source.reformat(
@@ -378,15 +435,31 @@ def _movie_frame(
             threads=1,
         )
     else:
-        code = hdr_code_values(_sized_rgb(frame, width, height, resample), spec.signal)
-        picture = _planar_frame(ycbcr_planes(code, spec.pix_fmt), spec.pix_fmt)
+        pixels = _sized(frame, width, height, resample)
+        planes = ycbcr_planes(hdr_code_values(pixels, spec.signal), spec.pix_fmt.replace("yuva", "yuv"))
+        if spec.pix_fmt.startswith("yuva"):
+            planes.append(_alpha_plane(pixels, 10))
+        picture = _planar_frame(planes, spec.pix_fmt)
         picture.colorspace, picture.color_range = colour.matrix, _RANGE_LIMITED
     # ProRes writes each frame's own tags into its frame header; swscale sets only the matrix.
     picture.color_primaries, picture.color_trc = colour.primaries, colour.transfer
     return picture
 
 
-def _take(frames: Iterable[Frame], count: int) -> Iterator[Frame]:
+def _sdr_only(frames: Iterable[AnyFrame]) -> Iterator[Frame]:
+    source = iter(frames)
+    try:
+        for frame in source:
+            if isinstance(frame, HdrFrame):
+                raise ValueError("SDR formats take SDR frames")
+            yield frame
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
+def _take(frames: Iterable[AnyFrame], count: int) -> Iterator[AnyFrame]:
     source = iter(frames)
     try:
         for index in range(count):
@@ -411,7 +484,7 @@ def _x265_light(options: Mapping[str, str], max_cll: float, max_fall: float) -> 
 
 
 def _spool(
-    frames: Iterator[Frame],
+    frames: Iterator[AnyFrame],
     spool: IO[bytes],
     width: int,
     height: int,
@@ -422,6 +495,8 @@ def _spool(
     """First pass: every frame at the output size into `spool`, measuring its light levels."""
     brightest = average = 0.0
     for index, frame in enumerate(frames):
+        if isinstance(frame, HdrFrame):
+            raise ValueError("HDR frames come with their light levels measured (write_video's light_levels)")
         pixels = _sized_rgb(frame, width, height, resample)
         peak, mean = light_levels(pixels)
         brightest, average = max(brightest, peak), max(average, mean)
@@ -439,7 +514,7 @@ def _respooled(spool: IO[bytes], width: int, height: int, count: int) -> Iterato
 
 def _write_movie(
     spec: MovieFormat,
-    frames: Iterator[Frame],
+    frames: Iterator[AnyFrame],
     width: int,
     height: int,
     count: int,
@@ -447,6 +522,8 @@ def _write_movie(
     sample_rate: int,
     on_step: StepCallback,
     resample: Interpolation,
+    fps: Fraction,
+    light: tuple[float, float] | None,
 ) -> bytes:
     options = dict(spec.options)
     if spec.codec == "libx265" and count < 3:
@@ -454,7 +531,9 @@ def _write_movie(
         options["x265-params"] += ":bframes=0"
     steps, done = count, 0
     with contextlib.ExitStack() as stack:
-        if spec.measure_light:
+        if light is not None and spec.codec == "libx265" and spec.signal is Signal.PQ:
+            options = _x265_light(options, *light)
+        elif spec.measure_light:
             spool = stack.enter_context(tempfile.TemporaryFile(prefix="taxiway-frames-"))
             max_cll, max_fall = _spool(frames, spool, width, height, count, resample, on_step)
             options = _x265_light(options, max_cll, max_fall)
@@ -464,10 +543,10 @@ def _write_movie(
         path = os.path.join(directory, f"output.{spec.container}")
         container = av.open(path, mode="w", format=spec.container, options={"movflags": "+faststart"})
         try:
-            video = container.add_stream(spec.codec, rate=FPS, options=options)
+            video = container.add_stream(spec.codec, rate=fps, options=options)
             assert isinstance(video, VideoStream)
             video.width, video.height, video.pix_fmt = width, height, spec.pix_fmt
-            video.time_base = Fraction(1, FPS)
+            video.time_base = 1 / fps
             context = video.codec_context
             context.thread_count = 1
             colour = _COLOUR[spec.signal]
@@ -488,7 +567,7 @@ def _write_movie(
                 picture.pts = index
                 container.mux(video.encode(picture))
                 if audio is not None and sound is not None:
-                    target = (index + 1) * sample_rate // FPS  # interleave: audio up to this frame's end
+                    target = _samples(index + 1, sample_rate, fps)  # interleave: audio up to this frame's end
                     for chunk in audio_frames(audio, sample_rate, sent, target):
                         container.mux(sound.encode(chunk))
                     sent = target
@@ -518,13 +597,34 @@ def _png_encoder(spec: FrameSequence, width: int, height: int) -> VideoCodecCont
     return encoder
 
 
-def _still(pixels: Pixels, spec: FrameSequence, png: VideoCodecContext | None, index: int) -> bytes:
+def _with_alpha(light: Linear, frame: Pixels | HdrFrame, spec: FrameSequence) -> Linear:
+    if not spec.alpha:
+        return light
+    coverage = frame.alpha if isinstance(frame, HdrFrame) else None
+    if coverage is None:
+        coverage = np.ones(light.shape[:2], np.float32)
+    return np.concatenate([light, coverage[..., None].astype(np.float32)], axis=-1)
+
+
+def _still(
+    pixels: Pixels | HdrFrame, spec: FrameSequence, png: VideoCodecContext | None, index: int
+) -> bytes:
     """One frame as a PNG or EXR file."""
     if png is None:
         if spec.aces is not None:  # scene-referred: no display luminance for 1.0
-            return encode_exr(scene_acescg(pixels, spec.aces), ACESCG_CHROMATICITIES)
-        return encode_exr(linear_light(pixels), (*_BT2020_RGB, _D65), white_nits=EXR_UNIT_NITS)
-    if spec.signal is Signal.SDR:
+            if isinstance(pixels, HdrFrame):
+                scene = scene_acescg(pixels.source, spec.aces)
+                scene *= pixels.gain[..., None]
+            else:
+                scene = scene_acescg(pixels, spec.aces)
+            return encode_exr(_with_alpha(scene, pixels, spec), ACESCG_CHROMATICITIES)
+        light = _with_alpha(linear_light(pixels), pixels, spec)
+        return encode_exr(light, (*_BT2020_RGB, _D65), white_nits=EXR_UNIT_NITS)
+    if isinstance(pixels, HdrFrame) and spec.signal is not Signal.SDR:
+        picture = VideoFrame.from_ndarray(hdr_code_values(pixels, spec.signal), format="rgb48be")
+    elif isinstance(pixels, HdrFrame):
+        raise ValueError("SDR formats take SDR frames")
+    elif spec.signal is Signal.SDR:
         picture = VideoFrame.from_ndarray(pixels, format="rgb24")
     else:
         picture = VideoFrame.from_ndarray(hdr_code_values(pixels, spec.signal), format="rgb48be")
@@ -538,37 +638,51 @@ def _still(pixels: Pixels, spec: FrameSequence, png: VideoCodecContext | None, i
 def _write_sequence(
     spec: FrameSequence,
     name: str,
-    frames: Iterator[Frame],
+    frames: Iterator[AnyFrame],
     width: int,
     height: int,
     count: int,
     on_step: StepCallback,
     resample: Interpolation,
+    fps: Fraction,
+    sidecars: Callable[[], Mapping[str, bytes]] | None,
 ) -> bytes:
     png = _png_encoder(spec, width, height) if spec.codec == "png" else None
     with tempfile.TemporaryFile(prefix="taxiway-frames-") as spool:
         # Frames are compressed already: stored, not deflated again.
         with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:
             for index, frame in enumerate(frames):
-                data = _still(_sized_rgb(frame, width, height, resample), spec, png, index)
+                data = _still(_sized(frame, width, height, resample), spec, png, index)
                 archive.writestr(spec.pattern.format(index + 1), data)
                 on_step(index + 1, count)
             if spec.colorimetry is not None:
                 sidecar = {
                     "outputFormat": name,
-                    "frames": {"pattern": spec.pattern, "first": 1, "count": count, "rate": FPS},
+                    "frames": {"pattern": spec.pattern, "first": 1, "count": count, "rate": _rate(fps)},
                     "width": width,
                     "height": height,
                     **spec.colorimetry,
                 }
                 archive.writestr("colorimetry.json", json.dumps(sidecar, indent=2) + "\n")
+            for filename, data in (sidecars() if sidecars is not None else {}).items():
+                archive.writestr(filename, data)
         spool.seek(0)
         return spool.read()
 
 
+def _rate(fps: Fraction) -> int | float:
+    """A frame rate for JSON: whole rates as integers, 30000/1001 as 29.97002997."""
+    return int(fps) if fps.denominator == 1 else round(float(fps), 8)
+
+
+def _samples(frames: int, sample_rate: int, fps: Fraction) -> int:
+    """Audio samples in `frames` frames, rounded down, exactly for fractional rates too."""
+    return frames * sample_rate * fps.denominator // fps.numerator
+
+
 def wav_bytes(audio: FloatArray, sample_rate: int) -> bytes:
     """24-bit PCM WAV of float (channels, samples) audio in [-1, 1]."""
-    samples = np.round(np.clip(audio.T, -1.0, 1.0) * 8388607.0).astype("<i4")
+    samples = np.ascontiguousarray(np.round(np.clip(audio.T, -1.0, 1.0) * 8388607.0), "<i4")  # interleaved
     packed = samples.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
     channels = audio.shape[0]
     header = struct.pack(
@@ -583,7 +697,7 @@ def wav_bytes(audio: FloatArray, sample_rate: int) -> bytes:
 
 
 def write_video(
-    frames: Iterable[Frame],
+    frames: Iterable[AnyFrame],
     width: int,
     height: int,
     frame_count: int,
@@ -595,12 +709,20 @@ def write_video(
     on_step: StepCallback | None = None,
     resample: Interpolation = Interpolation.BICUBIC,
     threads: int = 1,
+    fps: int | Fraction = FPS,
+    alpha: bool = False,
+    light_levels: tuple[float, float] | None = None,
+    sidecars: Callable[[], Mapping[str, bytes]] | None = None,
 ) -> list[Artifact]:
-    """The first `frame_count` frames (RGB uint8 arrays or PIL images, any size with the output's aspect),
-    written as `output_format` at 24 fps; see the module docstring for what each format holds.
+    """The first `frame_count` frames (RGB uint8 arrays or PIL images, any size with the output's aspect,
+    or `HdrFrame`s at the output's size), written as `output_format` at `fps`; see the module docstring
+    for what each format holds.
 
     `audio` is float32 (channels, samples) in [-1, 1]; it is cut or zero-padded to the video's length.
     `threads` is the H.264 encoder's (the default MP4); the other formats encode on one thread.
+    `alpha` writes the HDR frames' alpha where the format has a plane for it; `light_levels` are the
+    frames' MaxCLL and MaxFALL (cd/m²), declared in HEVC PQ streams; `sidecars` adds files to a zip of
+    frames, asked for once every frame is written.
     Whatever `on_step` raises (e.g. TaskCancelled) propagates after the files and the frame source close.
     """
     if width % 2 or height % 2 or width <= 0 or height <= 0:
@@ -609,25 +731,35 @@ def write_video(
         raise ValueError("frame_count must be positive")
     if audio is not None and (audio.ndim != 2 or audio.shape[0] not in (1, 2)):
         raise ValueError("audio must be shaped (channels, samples) with 1 or 2 channels")
-    spec = _format(output_format, prores_profile)
+    rate = Fraction(fps)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    spec = _format(output_format, prores_profile, alpha)
     step = on_step or (lambda _done, _total: None)
-    seconds = frame_count / FPS
+    seconds = float(frame_count / rate)
     if spec is None:
+        if rate.denominator != 1:
+            raise ValueError(f"mp4 is written at whole frame rates, got {rate}")
         data = encode_mp4(
-            frames, width, height, frame_count, audio=audio, sample_rate=sample_rate, resample=resample,
-            on_frame=lambda index: step(index + 1, frame_count), threads=threads,
+            _sdr_only(frames), width, height, frame_count, fps=int(rate), audio=audio,
+            sample_rate=sample_rate, resample=resample, on_frame=lambda index: step(index + 1, frame_count),
+            threads=threads,
         )  # fmt: skip
         return [Artifact("output.mp4", data, "video/mp4", seconds=seconds)]
     if audio is not None:
-        total = frame_count * sample_rate // FPS
+        total = _samples(frame_count, sample_rate, rate)
         padded = np.zeros((audio.shape[0], total), np.float32)
         padded[:, : min(total, audio.shape[1])] = audio[:, :total]
         audio = padded
     source = _take(frames, frame_count)
     if isinstance(spec, MovieFormat):
-        data = _write_movie(spec, source, width, height, frame_count, audio, sample_rate, step, resample)
+        data = _write_movie(
+            spec, source, width, height, frame_count, audio, sample_rate, step, resample, rate, light_levels
+        )
         return [Artifact(f"output.{spec.container}", data, spec.content_type, seconds=seconds)]
-    data = _write_sequence(spec, output_format, source, width, height, frame_count, step, resample)
+    data = _write_sequence(
+        spec, output_format, source, width, height, frame_count, step, resample, rate, sidecars
+    )
     artifacts = [Artifact("output.zip", data, "application/zip", seconds=seconds)]
     if audio is not None:
         artifacts.append(Artifact("output.wav", wav_bytes(audio, sample_rate), "audio/wav", seconds=seconds))
