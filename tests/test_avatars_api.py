@@ -123,11 +123,11 @@ def test_update_fields_documents_and_image(client: RunwayML) -> None:
         avatar.id,
         name="Ada L.",
         personality="Very curious.",
-        voice={"type": "custom", "id": "voice-123"},
+        voice={"type": "runway-live-preset", "preset_id": "clara"},
         document_ids=[second.id, first.id],
     )
     assert (updated.name, updated.personality, updated.start_script) == ("Ada L.", "Very curious.", "Hello!")
-    assert updated.voice.type == "custom" and updated.voice.id == "voice-123" and updated.voice.deleted
+    assert updated.voice.type == "runway-live-preset" and updated.voice.name == "Clara"
     assert updated.document_ids == [second.id, first.id]
     assert updated.status == "READY"  # no new image: no new processing
     assert updated.updated_at > ready.updated_at
@@ -152,6 +152,9 @@ def test_update_fields_documents_and_image(client: RunwayML) -> None:
     with pytest.raises(BadRequestError) as info:
         client.avatars.update(avatar.id, document_ids=["no-such-document"])
     assert info.value.body["issues"][0]["path"] == ["documentIds", 0]
+    with pytest.raises(BadRequestError) as info:  # custom voices must be READY voices (tests/test_voices.py)
+        client.avatars.update(avatar.id, voice={"type": "custom", "id": "voice-123"})
+    assert info.value.body["issues"][0]["path"] == ["voice", "id"]
 
 
 def test_knowledge_limit_on_create_and_update(client: RunwayML) -> None:

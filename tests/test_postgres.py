@@ -25,7 +25,7 @@ pytestmark = pytest.mark.postgres
 TABLES = {
     "organizations", "settings", "api_keys", "ledger_entries", "tasks",
     "documents", "avatars", "avatar_documents", "realtime_sessions",
-    "avatar_conversations", "avatar_conversation_turns",
+    "avatar_conversations", "avatar_conversation_turns", "voices",
 }  # fmt: skip
 BOOTSTRAP_CREDITS = 10_000  # Settings.bootstrap_credits by default
 
@@ -89,7 +89,7 @@ def test_migrations_up_down_up(database_url: str) -> None:
     config = alembic_config(database_url)
     command.upgrade(config, "head")
     assert tables(database_url) == TABLES | {"alembic_version"}
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [("0003",)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [("0004",)]
 
     command.downgrade(config, "base")
     assert tables(database_url) & TABLES == set()

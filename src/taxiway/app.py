@@ -26,6 +26,7 @@ from taxiway.api import (
     realtime,
     tasks,
     uploads,
+    voices,
 )
 from taxiway.api.limits import BodySizeLimit
 from taxiway.api.state import AppState
@@ -44,6 +45,7 @@ from taxiway.realtime.sessions import SessionService
 from taxiway.storage.blobs import LocalBlobStore
 from taxiway.storage.signing import UrlSigner
 from taxiway.tasks.scheduler import Scheduler
+from taxiway.voices.processing import VoiceProcessor
 
 log = logging.getLogger("taxiway")
 
@@ -100,10 +102,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             warmup.start(runtime.shared_runtime(), settings.engines)
         app.state.avatar_processor = avatar_processor = AvatarProcessor(sessions, store, assets)
+        app.state.voice_processor = voice_processor = VoiceProcessor(sessions, store, assets)
         app.state.realtime_sessions = realtime_sessions = SessionService(sessions, settings, signer)
         workers = OfflineWorkerLauncher(realtime_sessions, store, settings)
         realtime_sessions.launcher = workers
         await avatar_processor.start()
+        await voice_processor.start()
         await realtime_sessions.start()
         app.state.upload_sweeper = upload_sweeper = UploadSweeper(
             sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await workers.close()
             await realtime_sessions.stop()
             await avatar_processor.stop()
+            await voice_processor.stop()
             await scheduler.stop()
             if follow_clock:
                 follow_clock.cancel()
@@ -140,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(realtime.router)
     app.include_router(conversations.router)
+    app.include_router(voices.router)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, plus the request bodies parsed by hand (the catalog's, avatars', documents',

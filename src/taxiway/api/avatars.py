@@ -7,12 +7,13 @@ background (`taxiway.avatars.processing`); then READY, or FAILED with a `failure
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
@@ -27,6 +28,8 @@ from taxiway.avatars.tokens import KNOWLEDGE_TOKEN_LIMIT
 from taxiway.avatars.voices import LIVE_VOICES, render_voice
 from taxiway.clock import iso_millis, utcnow
 from taxiway.db.tables import Avatar
+from taxiway.db.tables import Voice as VoiceRow
+from taxiway.voices import repository as voices
 
 router = APIRouter(prefix="/v1/avatars", tags=["avatars"])
 
@@ -145,15 +148,19 @@ Processor = Annotated[AvatarProcessor, Depends(avatar_processor)]
 
 
 def render_avatar(
-    avatar: Avatar, document_ids: Sequence[str], url: Callable[[str | None], str | None]
+    avatar: Avatar,
+    document_ids: Sequence[str],
+    url: Callable[[str | None], str | None],
+    custom_voices: Mapping[str, VoiceRow],
 ) -> dict[str, Any]:
     """The Avatar object, with exactly the fields the SDK defines for its status."""
+    voice_id = voices.custom_voice_id(avatar.voice)
     body: dict[str, Any] = {
         "id": avatar.id,
         "status": avatar.status,
         "name": avatar.name,
         "personality": avatar.personality,
-        "voice": render_voice(avatar.voice),
+        "voice": render_voice(avatar.voice, custom_voices.get(voice_id) if voice_id else None),
         "documentIds": list(document_ids),
         "startScript": avatar.start_script,
         "referenceImageUri": url(avatar.reference_preview_key),
@@ -189,6 +196,29 @@ def knowledge_error(exc: service.KnowledgeLimitExceeded) -> ApiError:
     return ApiError(400, exc.message, [issue])
 
 
+async def custom_voices_of(session: AsyncSession, avatars: Sequence[Avatar]) -> dict[str, VoiceRow]:
+    """The Voices API voices the avatars speak with (deleted ones are absent)."""
+    ids = [voice_id for avatar in avatars if (voice_id := voices.custom_voice_id(avatar.voice))]
+    organization_id = avatars[0].organization_id if avatars else ""
+    return await voices.find_voices(session, organization_id, ids)
+
+
+async def _check_voice(state: State, voice: AvatarPresetVoice | CustomVoice, organization_id: str) -> None:
+    """A custom voice must be one of the organization's READY voices, as on the real API."""
+    if not isinstance(voice, CustomVoice):
+        return
+    async with state.sessions() as session:
+        found = await voices.get_voice(session, organization_id, voice.id)
+    if found is None:
+        problem = f"Could not find Voice {voice.id!r}"
+    elif found.status != voices.READY:
+        problem = f"Voice {voice.id!r} is {found.status}; only a READY voice can be used"
+    else:
+        return
+    issue = {"code": "custom", "path": ["voice", "id"], "message": f"voice.id: {problem}"}
+    raise ApiError(400, VALIDATION_FAILED, [issue])
+
+
 async def _check_image(state: State, uri: str, organization_id: str) -> None:
     try:
         await state.assets.check_at_submission(uri, AssetKind.IMAGE, ["referenceImage"], organization_id)
@@ -214,6 +244,7 @@ async def create_avatar(
 ) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(AvatarCreate, raw, data, UNION_TAGS)
+    await _check_voice(state, body.voice, principal.organization_id)
     await _check_image(state, body.referenceImage, principal.organization_id)
     avatar_id = service.new_avatar_id()
     fields = service.AvatarFields(
@@ -230,6 +261,7 @@ async def create_avatar(
                 session, principal.organization_id, avatar_id, fields, body.documentIds, pending
             )
             ids = (await repository.document_ids(session, [avatar.id]))[avatar.id]
+            spoken = await custom_voices_of(session, [avatar])
     except service.UnknownDocuments as exc:
         await state.store.delete_prefix(processing.avatar_prefix(avatar_id))
         raise ApiError(400, VALIDATION_FAILED, document_issues(exc.missing)) from None
@@ -237,7 +269,7 @@ async def create_avatar(
         await state.store.delete_prefix(processing.avatar_prefix(avatar_id))
         raise knowledge_error(exc) from None
     processor.submit(avatar.id)
-    return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state)))
+    return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state), spoken))
 
 
 @router.get("/{avatar_id}", responses=_AVATAR_RESPONSES, summary="Get an avatar")
@@ -249,7 +281,8 @@ async def get_avatar(
         if avatar is None:
             raise ApiError(404, AVATAR_NOT_FOUND)
         ids = (await repository.document_ids(session, [avatar.id]))[avatar.id]
-    return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state)))
+        spoken = await custom_voices_of(session, [avatar])
+    return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state), spoken))
 
 
 @router.patch(
@@ -272,6 +305,8 @@ async def update_avatar(
                 "message": f"{name}: Invalid input: received null",
             }
             raise ApiError(400, VALIDATION_FAILED, [issue])
+    if body.voice is not None:
+        await _check_voice(state, body.voice, principal.organization_id)
     if body.referenceImage is not None:
         await _check_image(state, body.referenceImage, principal.organization_id)
     changes: dict[str, Any] = {}
@@ -306,13 +341,14 @@ async def update_avatar(
                 reprocess = True
             await session.flush()
             ids = (await repository.document_ids(session, [avatar.id]))[avatar.id]
+            spoken = await custom_voices_of(session, [avatar])
     except service.UnknownDocuments as exc:
         raise ApiError(400, VALIDATION_FAILED, document_issues(exc.missing)) from None
     except service.KnowledgeLimitExceeded as exc:
         raise knowledge_error(exc) from None
     if reprocess:
         processor.submit(avatar.id)
-    return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state)))
+    return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state), spoken))
 
 
 @router.delete("/{avatar_id}", status_code=204, responses=_AVATAR_RESPONSES, summary="Delete an avatar")
@@ -341,8 +377,9 @@ async def list_avatars(
     async with state.sessions() as session:
         avatars, more = await repository.list_avatars(session, principal.organization_id, limit, after)
         ids = await repository.document_ids(session, [avatar.id for avatar in avatars])
+        spoken = await custom_voices_of(session, avatars)
     url = blob_urls(request, state)
     next_cursor = Cursor(LIST_ORDER, avatars[-1].created_at, avatars[-1].id).encode() if more else None
     return JSONResponse(
-        {"data": [render_avatar(a, ids[a.id], url) for a in avatars], "nextCursor": next_cursor}
+        {"data": [render_avatar(a, ids[a.id], url, spoken) for a in avatars], "nextCursor": next_cursor}
     )

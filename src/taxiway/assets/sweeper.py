@@ -2,8 +2,8 @@
 
 Tasks and avatars read their `runway://` inputs when they run, which may be long after the URI
 expired (a task submitted at 23h59 and throttled for hours). Rather than copying every input at
-submission, the sweeper keeps every upload that a queued or running task, or an avatar still waiting
-for processing, names: those rows are the one source of truth, so there is no second copy that a
+submission, the sweeper keeps every upload that a queued or running task, or an avatar or a voice still
+waiting for processing, names: those rows are the one source of truth, so there is no second copy that a
 crash could orphan, and a file many tasks use is stored once. Other uploads are deleted
 `LEEWAY_SECONDS` after they expired; a new request naming one is refused as expired, as before.
 """
@@ -30,7 +30,7 @@ from taxiway.assets.uploads import (
     UploadTokens,
     upload_folder,
 )
-from taxiway.db.tables import Avatar, Task
+from taxiway.db.tables import Avatar, Task, Voice
 from taxiway.storage.blobs import BlobStore
 from taxiway.tasks.state import TaskStatus
 
@@ -146,8 +146,14 @@ class UploadSweeper:
                     )
                 )
             ).all()
+            voices = (
+                await session.execute(
+                    select(Voice.organization_id, Voice.pending_audio).where(Voice.pending_audio.is_not(None))
+                )
+            ).all()
         named = [(org, uri) for org, params in tasks for uri in runway_uris(params)]
         named += [(org, uri) for org, image in avatars for uri in runway_uris(image)]
+        named += [(org, uri) for org, audio in voices for uri in runway_uris(audio)]
         folders: set[str] = set()
         for organization_id, uri in named:
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taxiway.catalog.voices import LIVE_PRESETS
+from taxiway.db.tables import Voice
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,11 @@ _DESCRIPTIONS = {
 LIVE_VOICES: dict[str, LiveVoice] = {voice: LiveVoice(voice, _DESCRIPTIONS[voice]) for voice in LIVE_PRESETS}
 
 
-def render_voice(voice: dict[str, str]) -> dict[str, object]:
-    """The voice as the Avatar object shows it: presets with their name and description.
+def render_voice(voice: dict[str, str], custom: Voice | None = None) -> dict[str, object]:
+    """The voice as the Avatar object shows it: presets and custom voices with their name and description.
 
-    A custom voice comes from the Voices API, which taxiway does not serve; it is shown the way the
-    API shows a voice that no longer exists (`deleted: true`, no name or description).
+    `custom` is the Voices API voice a `{type: custom}` voice names; None once it has been deleted, which
+    the API shows as `deleted: true`, without name or description.
     """
     if voice["type"] == "runway-live-preset":
         preset = LIVE_VOICES[voice["presetId"]]
@@ -71,4 +72,12 @@ def render_voice(voice: dict[str, str]) -> dict[str, object]:
             "name": preset.name,
             "description": preset.description,
         }
-    return {"type": "custom", "id": voice["id"], "deleted": True}
+    if custom is None:
+        return {"type": "custom", "id": voice["id"], "deleted": True}
+    return {
+        "type": "custom",
+        "id": voice["id"],
+        "deleted": False,
+        "name": custom.name,
+        "description": custom.description,
+    }

@@ -179,6 +179,35 @@ class Avatar(Base):
     )
 
 
+class Voice(Base):
+    """A custom voice (Voices API): a derived TTS preset, measured from a sample or designed from text."""
+
+    __tablename__ = "voices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    # "audio" (cloned from a sample) or "text" (designed from `prompt` with `model`).
+    source: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(64))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    # The sample waiting to be analysed: its URI, or the blob key its data URI was saved to.
+    pending_audio: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    # The derived preset (`Preset.to_json`), once READY.
+    preset: Mapped[dict[str, Any] | None]
+    preview_key: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_voices_org_created", "organization_id", "created_at", "id"),
+        Index("ix_voices_status", "status"),
+    )
+
+
 class AvatarDocument(Base):
     __tablename__ = "avatar_documents"
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from taxiway.clock import utcnow
 from taxiway.realtime.retrieval import Hit, KnowledgeBase, best_sentence, tokenize
-from taxiway.realtime.speech import FloatArray, Synthesizer, Transcriber, resample
+from taxiway.realtime.speech import FloatArray, SpeakingVoice, Synthesizer, Transcriber, resample
 from taxiway.realtime.transcript import (
     MemoryRecorder,
     ToolCall,
@@ -121,7 +121,7 @@ def _param_schema(param: Mapping[str, Any]) -> dict[str, Any]:
 class Persona:
     name: str
     personality: str
-    voice: str
+    voice: SpeakingVoice
     start_script: str | None = None
     language: str | None = None
 

@@ -22,20 +22,22 @@ from taxiway.realtime.records import StoredTranscript
 from taxiway.realtime.retrieval import KnowledgeDocument
 from taxiway.realtime.room import AvatarRoom, LiveKitRoom
 from taxiway.realtime.sessions import SessionPlan, SessionService
-from taxiway.realtime.speech import FloatArray
+from taxiway.realtime.speech import FloatArray, SpeakingVoice
 from taxiway.realtime.worker import AvatarWorker, RoomAccess, WorkerOptions, WorkerSession
 from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
-# Custom voices come from a Voices API taxiway does not have: they speak with this live preset.
+# A custom voice that is gone (deleted since the avatar chose it) speaks with this live preset.
 FALLBACK_VOICE = "clara"
 
 
 class OfflineSpeech:
     """The worker's `Synthesizer` and `Transcriber`, served by the audio engines' public functions."""
 
-    def synthesize(self, text: str, voice: str, language: str | None = None) -> tuple[FloatArray, int]:
+    def synthesize(
+        self, text: str, voice: SpeakingVoice, language: str | None = None
+    ) -> tuple[FloatArray, int]:
         from taxiway.engines.audio import tts  # loaded on the first session, not at server start
 
         clip = tts.synthesize(text, voice, language)
@@ -51,7 +53,9 @@ class OfflineSpeech:
 
 def worker_session(plan: SessionPlan, image: Image.Image | None) -> WorkerSession:
     persona = plan.persona
-    voice = persona.voice.get("presetId") if persona.voice.get("type") == "runway-live-preset" else None
+    voice: SpeakingVoice | None = plan.custom_voice
+    if voice is None and persona.voice.get("type") == "runway-live-preset":
+        voice = persona.voice.get("presetId")
     return WorkerSession(
         session_id=plan.session_id,
         access=RoomAccess(plan.access.url, plan.access.token, plan.access.room_name),

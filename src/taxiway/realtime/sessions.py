@@ -41,9 +41,11 @@ from taxiway.billing.tiers import tier
 from taxiway.clock import utcnow
 from taxiway.config import Settings
 from taxiway.db.tables import Avatar, RealtimeSession
+from taxiway.engines.audio.voices import Preset
 from taxiway.realtime import records
 from taxiway.realtime.livekit_tokens import LiveKitServer, RoomGrant
 from taxiway.storage.signing import UrlSigner
+from taxiway.voices import repository as voices
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,9 @@ class SessionPlan:
     documents: list[tuple[str, str]]  # (name, content)
     tools: list[dict[str, Any]]
     max_duration: int
+    # The stored preset of the persona's custom voice, read when the worker starts; None for a live
+    # preset, or a custom voice deleted since.
+    custom_voice: Preset | None = None
 
 
 @dataclass
@@ -281,6 +286,7 @@ class SessionService:
                 return None
             persona = _persona_from_json(row.params["persona"])
             found = await avatars.find_documents(session, row.organization_id, persona.document_ids)
+            custom_voice = await voices.ready_preset(session, row.organization_id, persona.voice)
         documents = [(found[i].name, found[i].content) for i in persona.document_ids if i in found]
         integration = row.params.get("integration")
         if integration is not None:
@@ -302,6 +308,7 @@ class SessionService:
             documents=documents,
             tools=list(row.params.get("tools") or []),
             max_duration=row.max_duration,
+            custom_voice=custom_voice,
         )
 
     # -- timers

@@ -12,13 +12,19 @@ import numpy as np
 import numpy.typing as npt
 
 from taxiway.engines.audio.codec import resample as resample
+from taxiway.engines.audio.voices import Preset
 
 FloatArray = npt.NDArray[np.float32]
+# A live preset's id (`clara`), or the derived preset of a custom voice (Voices API).
+SpeakingVoice = str | Preset
 
 
 class Synthesizer(Protocol):
-    def synthesize(self, text: str, voice: str, language: str | None = None) -> tuple[FloatArray, int]:
-        """Speech for `text` in the live voice preset `voice` (e.g. `clara`): samples and their rate."""
+    def synthesize(
+        self, text: str, voice: SpeakingVoice, language: str | None = None
+    ) -> tuple[FloatArray, int]:
+        """Speech for `text` in `voice` (a live preset such as `clara`, or a custom voice's preset):
+        samples and their rate."""
         ...
 
 

@@ -154,19 +154,23 @@ def _sentence(backend: str, language: str, sentence: str) -> Analysis | None:
 
 def synthesize(
     text: str,
-    voice: str,
+    voice: str | Preset,
     language: str | None = None,
     *,
     on_sentence: Callable[[int, int], None] | None = None,
 ) -> Clip:
-    """`text` spoken by preset `voice` in `language` (detected when None), mono at 24 kHz.
+    """`text` spoken by `voice` (a preset's id, or a custom voice's `Preset`) in `language` (detected
+    when None), mono at 24 kHz.
 
     Raises UnsupportedLanguage, KeyError for an unknown preset, ValueError when nothing is speakable.
     `on_sentence(done, total)` is called after each sentence (the engine reports progress with it).
     """
-    if voice not in PRESETS:
+    if isinstance(voice, Preset):
+        preset = voice
+    elif voice in PRESETS:
+        preset = PRESETS[voice]
+    else:
         raise KeyError(f"unknown voice preset {voice!r}")
-    preset = PRESETS[voice]
     text = normalize_text(text)
     language = (language or detect_language(text)).lower().split("-")[0]
     if language not in SUPPORTED_LANGUAGES:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Character = Literal["male", "female", "deep", "creature"]
 PIPER = "piper"
@@ -39,6 +39,31 @@ class Preset:
     def f0_centre(self) -> float:
         low, high = self.f0_range
         return float((low * high) ** 0.5)
+
+    def to_json(self) -> dict[str, Any]:
+        """The preset as stored for a custom voice (the Voices API keeps derived presets as data)."""
+        return {
+            "name": self.name,
+            "character": self.character,
+            "base": self.base,
+            "f0Range": list(self.f0_range),
+            "formant": self.formant,
+            "speed": self.speed,
+            "intonation": self.intonation,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Preset:
+        low, high = data["f0Range"]
+        return cls(
+            name=str(data["name"]),
+            character=data["character"],
+            base=str(data["base"]),
+            f0_range=(float(low), float(high)),
+            formant=float(data["formant"]),
+            speed=float(data["speed"]),
+            intonation=float(data["intonation"]),
+        )
 
 
 _PRESETS = (

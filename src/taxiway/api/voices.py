@@ -1,0 +1,274 @@
+"""`/v1/voices`: custom voices for avatars, cloned from a sample or designed from a description.
+
+A voice is PROCESSING until its preset is derived and its preview spoken in the background
+(`taxiway.voices.processing`); then READY, or FAILED with a `failureReason`. The real API documents no
+price for voices; taxiway charges nothing for them or for previews.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from taxiway.api.auth import CurrentPrincipal, State
+from taxiway.api.avatars import blob_urls, documented_body
+from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
+from taxiway.api.generation import read_json_object
+from taxiway.api.schemas import ErrorBody
+from taxiway.assets.intake import AssetRejected
+from taxiway.assets.kinds import AssetKind
+from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, BadCursor, Cursor
+from taxiway.clock import iso_millis, utcnow
+from taxiway.db.tables import Voice
+from taxiway.engines.audio.voice_clone import MAX_SECONDS, MIN_SECONDS
+from taxiway.voices import processing, repository
+from taxiway.voices.processing import VoiceProcessor
+
+router = APIRouter(prefix="/v1/voices", tags=["voices"])
+
+VOICE_NOT_FOUND = "Could not find Voice"
+NAME_MAX = 100
+DESCRIPTION_MAX = 1024
+PROMPT_MIN, PROMPT_MAX = 20, 1000
+DATA_URI_MAX = 5 * 1024 * 1024
+LIST_ORDER = "voices:createdAt:desc"
+DesignModel = Literal["eleven_ttv_v3", "eleven_multilingual_ttv_v2"]
+M = TypeVar("M", bound=BaseModel)
+
+
+class VoiceFromAudio(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    type: Literal["audio"]
+    # The longest form is a data URI (5 MB); URLs and upload URIs have their own limits, checked later.
+    audio: str = Field(min_length=1, max_length=DATA_URI_MAX)
+
+
+class VoiceFromText(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    type: Literal["text"]
+    prompt: str = Field(min_length=PROMPT_MIN, max_length=PROMPT_MAX)
+    model: DesignModel
+
+
+class VoiceCreate(BaseModel):
+    """Unknown keys are ignored, as the real API's schema for this body allows them."""
+
+    model_config = ConfigDict(strict=True)
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    description: str | None = Field(default=None, min_length=1, max_length=DESCRIPTION_MAX)
+    from_: Annotated[VoiceFromAudio | VoiceFromText, Field(discriminator="type")] = Field(alias="from")
+
+
+class VoiceUpdate(BaseModel):
+    """`description: null` clears it; `name` cannot be null."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    description: str | None = Field(default=None, min_length=1, max_length=DESCRIPTION_MAX)
+
+
+class VoicePreview(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    prompt: str = Field(min_length=PROMPT_MIN, max_length=PROMPT_MAX)
+    model: DesignModel
+
+
+def _parse(model: type[M], raw: bytes, data: dict[str, Any]) -> M:
+    """Strict validation with the real API's 400; the union tag pydantic puts after `from` is dropped."""
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        errors: list[dict[str, Any]] = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if len(loc) >= 2 and loc[0] == "from" and loc[1] in ("audio", "text"):
+                loc = loc[:1] + loc[2:]
+            errors.append({**error, "loc": loc})
+        raise ApiError(400, VALIDATION_FAILED, body_issues(errors, data, ("audio", "text"))) from None
+
+
+def _issue(path: list[str], message: str, code: str = "custom") -> dict[str, Any]:
+    return {"code": code, "path": path, "message": f"{'.'.join(path)}: {message}"}
+
+
+async def voice_processor(request: Request) -> VoiceProcessor:
+    processor: VoiceProcessor = request.app.state.voice_processor
+    return processor
+
+
+Processor = Annotated[VoiceProcessor, Depends(voice_processor)]
+
+
+def render_voice(voice: Voice, url: Callable[[str | None], str | None]) -> dict[str, Any]:
+    """The Voice object, with exactly the fields the SDK defines for its status."""
+    body: dict[str, Any] = {
+        "id": voice.id,
+        "name": voice.name,
+        "description": voice.description,
+        "createdAt": iso_millis(voice.created_at),
+        "status": voice.status,
+    }
+    if voice.status == "READY":
+        body["previewUrl"] = url(voice.preview_key)
+    elif voice.status == "FAILED":
+        body["failureReason"] = voice.failure_reason or processing.UNEXPECTED
+    return body
+
+
+async def _check_sample(state: State, uri: str, organization_id: str) -> None:
+    """What can be judged now: the URI, a data URI's or upload's format and length; 400s name the field."""
+    path = list(processing.PATH)
+    try:
+        info = await state.assets.check_at_submission(uri, AssetKind.AUDIO, path, organization_id)
+    except AssetRejected as rejected:
+        raise ApiError(400, VALIDATION_FAILED, [rejected.issue]) from None
+    if info is None or info.duration is None:
+        return
+    if info.duration < MIN_SECONDS:
+        problem = f"must be at least {MIN_SECONDS:g} seconds long, got {info.duration:.2f}"
+        raise ApiError(400, VALIDATION_FAILED, [_issue(path, problem)])
+    if info.duration > MAX_SECONDS + 0.05:
+        problem = f"must be at most {MAX_SECONDS:g} seconds long, got {info.duration:.2f}"
+        raise ApiError(400, VALIDATION_FAILED, [_issue(path, problem)])
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+}
+
+
+@router.post(
+    "",
+    responses=_RESPONSES,
+    summary="Create a voice from an audio sample (clone) or a description; it is PROCESSING until ready",
+    openapi_extra=documented_body(VoiceCreate),
+)
+async def create_voice(
+    request: Request, principal: CurrentPrincipal, state: State, processor: Processor
+) -> JSONResponse:
+    raw, data = await read_json_object(request)
+    body = _parse(VoiceCreate, raw, data)
+    source = body.from_
+    voice_id = str(uuid.uuid4())
+    pending: str | None = None
+    if isinstance(source, VoiceFromAudio):
+        await _check_sample(state, source.audio, principal.organization_id)
+        pending = await processing.stage_audio(state.store, voice_id, source.audio)
+    now = utcnow()
+    async with state.sessions.begin() as session:
+        session.add(
+            Voice(
+                id=voice_id,
+                organization_id=principal.organization_id,
+                name=body.name,
+                description=body.description,
+                source=source.type,
+                model=source.model if isinstance(source, VoiceFromText) else None,
+                prompt=source.prompt if isinstance(source, VoiceFromText) else None,
+                pending_audio=pending,
+                status="PROCESSING",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    processor.submit(voice_id)
+    return JSONResponse({"id": voice_id})
+
+
+@router.post(
+    "/preview",
+    responses=_RESPONSES,
+    summary="Hear a voice designed from a description, before creating it",
+    openapi_extra=documented_body(VoicePreview),
+)
+async def preview_voice(
+    request: Request, principal: CurrentPrincipal, state: State, processor: Processor
+) -> JSONResponse:
+    raw, data = await read_json_object(request)
+    body = _parse(VoicePreview, raw, data)
+    made = await processor.preview(body.prompt)
+    ttl = state.settings.output_url_ttl_seconds
+    key = await processor.store_preview(principal.organization_id, made.mp3, ttl)
+    return JSONResponse({"url": blob_urls(request, state)(key), "durationSecs": round(made.seconds, 3)})
+
+
+@router.get("/{voice_id}", responses=_RESPONSES, summary="Get a voice")
+async def get_voice(
+    voice_id: str, request: Request, principal: CurrentPrincipal, state: State
+) -> JSONResponse:
+    async with state.sessions() as session:
+        voice = await repository.get_voice(session, principal.organization_id, voice_id)
+    if voice is None:
+        raise ApiError(404, VOICE_NOT_FOUND)
+    return JSONResponse(render_voice(voice, blob_urls(request, state)))
+
+
+@router.patch(
+    "/{voice_id}",
+    responses=_RESPONSES,
+    openapi_extra=documented_body(VoiceUpdate),
+    summary="Rename a voice or change its description (`description: null` clears it)",
+)
+async def update_voice(
+    voice_id: str, request: Request, principal: CurrentPrincipal, state: State
+) -> JSONResponse:
+    raw, data = await read_json_object(request)
+    body = _parse(VoiceUpdate, raw, data)
+    if "name" in body.model_fields_set and body.name is None:
+        issue = _issue(["name"], "Invalid input: expected string, received null", "invalid_type")
+        raise ApiError(400, VALIDATION_FAILED, [issue])
+    async with state.sessions.begin() as session:
+        voice = await repository.get_voice(session, principal.organization_id, voice_id)
+        if voice is None:
+            raise ApiError(404, VOICE_NOT_FOUND)
+        if body.name is not None:
+            voice.name = body.name
+        if "description" in body.model_fields_set:
+            voice.description = body.description
+        voice.updated_at = utcnow()
+    return JSONResponse(render_voice(voice, blob_urls(request, state)))
+
+
+@router.delete("/{voice_id}", status_code=204, responses=_RESPONSES, summary="Delete a voice")
+async def delete_voice(voice_id: str, principal: CurrentPrincipal, state: State) -> Response:
+    """Avatars that use the voice keep it, shown as `deleted: true`; their calls speak with a preset."""
+    async with state.sessions.begin() as session:
+        voice = await repository.get_voice(session, principal.organization_id, voice_id)
+        if voice is None:
+            raise ApiError(404, VOICE_NOT_FOUND)
+        await session.delete(voice)
+    await state.store.delete_prefix(processing.voice_prefix(voice_id))
+    return Response(status_code=204)
+
+
+@router.get("", responses=_RESPONSES, summary="List voices, newest first, a page at a time")
+async def list_voices(
+    request: Request,
+    principal: CurrentPrincipal,
+    state: State,
+    limit: Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT)],
+    cursor: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+) -> JSONResponse:
+    try:
+        after = Cursor.decode(cursor, LIST_ORDER) if cursor else None
+    except BadCursor as exc:
+        raise ApiError(400, str(exc)) from None
+    async with state.sessions() as session:
+        voices, more = await repository.list_voices(session, principal.organization_id, limit, after)
+    url = blob_urls(request, state)
+    next_cursor = Cursor(LIST_ORDER, voices[-1].created_at, voices[-1].id).encode() if more else None
+    return JSONResponse(
+        {"data": [render_voice(v, url) for v in voices], "hasMore": more, "nextCursor": next_cursor}
+    )

@@ -1,0 +1,220 @@
+"""Background making of custom voices: PROCESSING → READY (with a spoken preview) | FAILED.
+
+A voice from audio is cloned from its sample (`engines.audio.voice_clone`); a voice from text is designed
+from its prompt (`engines.audio.voice_design`). Either way the result is a `Preset`, stored as data, and
+an MP3 of the new voice reading `PREVIEW_TEXT`. Blobs live under `voices/<id>/`; the sample (a data URI's
+bytes, saved at creation) is deleted once the voice is settled. Jobs run in the server process and
+resume at start-up, like avatars'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from taxiway.assets.datauri import is_data_uri, parse_data_uri
+from taxiway.assets.errors import AssetError
+from taxiway.assets.intake import AssetIntake
+from taxiway.assets.kinds import MIB, AssetKind
+from taxiway.clock import utcnow
+from taxiway.db.tables import Voice
+from taxiway.engines.audio import codec, tts, voice_clone
+from taxiway.engines.audio.voice_clone import SampleRejected, clone
+from taxiway.engines.audio.voice_design import design
+from taxiway.engines.audio.voices import Preset
+from taxiway.engines.base import EngineFailure
+from taxiway.storage.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+BLOB_PENDING = "blob:"
+FIELD = "from.audio"
+PATH = ("from", "audio")
+MAX_SAMPLE_BYTES = 10 * MIB
+PREVIEW_TEXT = (
+    "Hello! This is my new voice. I can read your stories, answer your questions, and keep you company."
+)
+PREVIEW_LANGUAGE = "en"
+PREVIEWS_PREFIX = "voice-previews"
+GONE = "The audio sample is no longer available. Create the voice again."
+UNEXPECTED = "The voice could not be created."
+
+
+def voice_prefix(voice_id: str) -> str:
+    return f"voices/{voice_id}"
+
+
+def sample_folder(voice_id: str) -> str:
+    return f"{voice_prefix(voice_id)}/sample"
+
+
+def sample_key(voice_id: str) -> str:
+    return f"{sample_folder(voice_id)}/original"
+
+
+def preview_key(voice_id: str) -> str:
+    return f"{voice_prefix(voice_id)}/preview.mp3"
+
+
+async def stage_audio(store: BlobStore, voice_id: str, uri: str) -> str:
+    """The `pending_audio` for a checked sample: a data URI's bytes are saved now (out of the database,
+    and safe from a restart); HTTPS and `runway://` URIs are fetched when the job runs."""
+    if not is_data_uri(uri):
+        return uri
+    key = sample_key(voice_id)
+    await store.put(key, parse_data_uri(uri, AssetKind.AUDIO).data)
+    return BLOB_PENDING + key
+
+
+@dataclass(frozen=True)
+class Preview:
+    mp3: bytes
+    seconds: float
+
+
+def speak(preset: Preset) -> Preview:
+    """The preview: the voice reading `PREVIEW_TEXT`, as an MP3 (blocking)."""
+    clip = tts.synthesize(PREVIEW_TEXT, preset, PREVIEW_LANGUAGE)
+    return Preview(codec.encode_mp3(clip), clip.seconds)
+
+
+def _clone(data: bytes, name: str) -> tuple[Preset, Preview]:
+    if len(data) > MAX_SAMPLE_BYTES:
+        raise SampleRejected(f"The audio sample is {len(data) / MIB:.1f} MB; at most 10 MB are accepted.")
+    preset = clone(codec.decode(data, voice_clone.RATE, FIELD), name)
+    return preset, speak(preset)
+
+
+def _design(prompt: str, name: str) -> tuple[Preset, Preview]:
+    preset = design(prompt, name)
+    return preset, speak(preset)
+
+
+@dataclass(frozen=True)
+class _Job:
+    voice_id: str
+    organization_id: str
+    source: str
+    pending_audio: str | None
+    prompt: str | None
+
+
+class VoiceProcessor:
+    """Runs voice jobs and previews, `concurrency` at a time: each is seconds of CPU."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: BlobStore,
+        intake: AssetIntake,
+        concurrency: int = 2,
+    ) -> None:
+        self.sessions, self.store, self.intake = sessions, store, intake
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Resume what a previous run left PROCESSING."""
+        async with self.sessions() as session:
+            waiting = list(await session.scalars(select(Voice.id).where(Voice.status == "PROCESSING")))
+        for voice_id in waiting:
+            self.submit(voice_id)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def submit(self, voice_id: str) -> None:
+        task = asyncio.create_task(self._run(voice_id), name=f"voice-{voice_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def preview(self, prompt: str) -> Preview:
+        """`POST /v1/voices/preview`: the designed voice's sample, nothing stored in the database."""
+        async with self._slots:
+            return await asyncio.to_thread(lambda: speak(design(prompt, "preview")))
+
+    async def store_preview(self, organization_id: str, mp3: bytes, ttl: float) -> str:
+        """Saves a preview under a key of its own and deletes the organization's previews whose URLs
+        have expired (nothing in the database points at them); returns the key."""
+        folder = f"{PREVIEWS_PREFIX}/{organization_id}"
+        for key, written in (await self.store.list_prefix(folder)).items():
+            if written < time.time() - ttl:
+                await self.store.delete_prefix(key.rsplit("/", 1)[0])
+        key = f"{folder}/{uuid.uuid4().hex}/preview.mp3"
+        await self.store.put(key, mp3)
+        return key
+
+    async def _run(self, voice_id: str) -> None:
+        async with self._slots:
+            async with self.sessions() as session:
+                voice = await session.get(Voice, voice_id)
+                if voice is None or voice.status != "PROCESSING":
+                    return
+                job = _Job(voice.id, voice.organization_id, voice.source, voice.pending_audio, voice.prompt)
+            try:
+                preset, preview = await self._make(job)
+            except (EngineFailure, AssetError, SampleRejected) as exc:
+                await self._fail(job, _reason(exc))
+            except Exception:
+                log.exception("voice %s: processing failed", voice_id)
+                await self._fail(job, UNEXPECTED)
+            else:
+                await self._finish(job, preset, preview)
+
+    async def _load(self, job: _Job) -> bytes:
+        source = job.pending_audio or ""
+        if source.startswith(BLOB_PENDING):
+            path = self.store.local_path(source.removeprefix(BLOB_PENDING))
+            if path is None:
+                raise AssetError(GONE)
+            return await asyncio.to_thread(path.read_bytes)
+        loaded = await self.intake.resolve(source, AssetKind.AUDIO, list(PATH), job.organization_id)
+        return loaded.data
+
+    async def _make(self, job: _Job) -> tuple[Preset, Preview]:
+        if job.source == "text":
+            return await asyncio.to_thread(_design, job.prompt or "", job.voice_id)
+        data = await self._load(job)
+        return await asyncio.to_thread(_clone, data, job.voice_id)
+
+    async def _settle(self, job: _Job, **values: object) -> bool:
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Voice)
+                .where(Voice.id == job.voice_id, Voice.status == "PROCESSING")
+                .values(pending_audio=None, updated_at=utcnow(), **values)
+            )
+            settled = bool(getattr(result, "rowcount", 0))
+            gone = not settled and await session.get(Voice, job.voice_id) is None
+        if gone:  # deleted while processing: what this job wrote is nobody's now
+            await self.store.delete_prefix(voice_prefix(job.voice_id))
+        return settled
+
+    async def _finish(self, job: _Job, preset: Preset, preview: Preview) -> None:
+        key = preview_key(job.voice_id)
+        await self.store.put(key, preview.mp3)
+        if await self._settle(job, status="READY", preset=preset.to_json(), preview_key=key):
+            await self.store.delete_prefix(sample_folder(job.voice_id))
+
+    async def _fail(self, job: _Job, reason: str) -> None:
+        if await self._settle(job, status="FAILED", failure_reason=reason, preset=None, preview_key=None):
+            await self.store.delete_prefix(voice_prefix(job.voice_id))
+
+
+def _reason(exc: EngineFailure | AssetError | SampleRejected) -> str:
+    """A failure reason that names the field, as the API's 400s do."""
+    if isinstance(exc, EngineFailure):
+        return exc.message
+    text = exc.reason if isinstance(exc, AssetError) else str(exc)
+    return text if text.startswith(f"{FIELD}:") else f"{FIELD}: {text}"
