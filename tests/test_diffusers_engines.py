@@ -35,7 +35,12 @@ from support.server import Server
 from taxiway.engines.base import EngineFailure, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.diffusers import pipelines, warmup
 from taxiway.engines.diffusers.accelerations import Accelerations
-from taxiway.engines.diffusers.engines import DiffusersImageEngine, DiffusersVideoEngine, reference_image
+from taxiway.engines.diffusers.engines import (
+    DiffusersImageEngine,
+    DiffusersVideoEngine,
+    image_call,
+    reference_image,
+)
 from taxiway.engines.diffusers.geometry import closest_size, generation_size, pipeline_frames, retime
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, RuntimeOptions
 from taxiway.engines.diffusers.weights import WeightsEntry, describe, inspect_folder, startup_problems
@@ -213,6 +218,10 @@ def test_reference_images_condition_an_image_conditioned_pipeline(folders: dict[
     assert generate(blue) != with_red
     assert generate(red, blue) not in (with_red, generate(blue))  # several: one picture of them all
     assert generate() != with_red  # none: plain text-to-image
+
+    # Kontext is held to the size asked for even without a reference (its default is 1 megapixel).
+    kontext = inspect_folder(folders["kontext"]).family
+    assert image_call(small(folders["kontext"]), (52, 52), ["a"], [1], "cpu", kontext)["max_area"] == 52 * 52
 
     collage = reference_image(
         [Image.new("RGB", (40, 30), "red"), Image.new("RGB", (30, 60), "blue")], (64, 48)

@@ -29,7 +29,14 @@ from taxiway.engines.diffusers.batching import Job
 from taxiway.engines.diffusers.geometry import cover_crop, pipeline_frames, request_size, retime
 from taxiway.engines.diffusers.residency import Resident, acquire, free_device_memory
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, shared_runtime
-from taxiway.engines.diffusers.weights import IMAGE_ENGINE, VIDEO_ENGINE, FolderInfo, Kind, WeightsEntry
+from taxiway.engines.diffusers.weights import (
+    IMAGE_ENGINE,
+    VIDEO_ENGINE,
+    Family,
+    FolderInfo,
+    Kind,
+    WeightsEntry,
+)
 from taxiway.engines.offline.video_common import (
     clip_seconds,
     frame_total,
@@ -93,12 +100,14 @@ def image_call(
     prompts: Sequence[str],
     seeds: Sequence[int],
     device: str,
+    family: Family,
     reference: Image.Image | None = None,
 ) -> dict[str, Any]:
     """The image pipeline's arguments, shared with the warm-up so that it builds the same graphs.
 
-    A reference comes at the generation size already, and Kontext is told to keep both sizes: left to
-    itself it rescales the output to 1 megapixel and the reference to its training resolutions."""
+    Image-conditioned pipelines (Kontext) are told to keep the size asked for, with or without a
+    reference: left to themselves they rescale the output to 1 megapixel and the reference to their
+    training resolutions. A reference comes at the generation size already."""
     call = {
         "prompt": list(prompts),
         "width": size[0],
@@ -107,8 +116,10 @@ def image_call(
         "output_type": pipelines.OUTPUT_TYPE,
         **_sampler(weights, len(prompts)),
     }
-    if reference is not None:
-        call.update(image=[reference] * len(prompts), max_area=size[0] * size[1], _auto_resize=False)
+    if family.takes_reference:
+        call["max_area"] = size[0] * size[1]
+        if reference is not None:
+            call.update(image=[reference] * len(prompts), _auto_resize=False)
     return call
 
 
@@ -244,6 +255,7 @@ class DiffusersImageEngine(_RuntimeEngine):
             [job.item.prompt for job in jobs],
             [job.item.seed for job in jobs],
             runtime.options.device,
+            resident.info.family,
             reference,
         )
         callback = _step_callback([job.context for job in jobs], STEPS_START, IMAGE_STEPS_END)

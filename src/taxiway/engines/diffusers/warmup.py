@@ -139,7 +139,8 @@ def _warm(runtime: DiffusersRuntime, target: Target, done: set[tuple[object, Sha
                     else:
                         reference = Image.new("RGB", shape.size, (128, 128, 128)) if shape.reference else None
                         prompts, seeds = [PROMPT] * shape.batch, range(shape.batch)
-                        call = image_call(short, shape.size, prompts, seeds, device, reference)
+                        family = target.info.family
+                        call = image_call(short, shape.size, prompts, seeds, device, family, reference)
                     with torch.inference_mode():
                         resident.pipe(**call)
                     done.add((target.info.path, shape))
