@@ -24,11 +24,12 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 		cd $(NODE_DIR) && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
 	else echo "npm not found: the Node SDK conformance tests will be skipped"; fi
 
-## Set up a virtualenv and run lint, type checks and the whole test suite.
+## Set up a virtualenv and run lint, type checks and the whole test suite (two workers, a file each:
+## most tests wait on servers and subprocesses, and a file's fixtures stay in one worker).
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/api_overhead.py
