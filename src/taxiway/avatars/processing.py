@@ -9,16 +9,13 @@ versions' blobs are deleted. Jobs run in the server process and resume at start-
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import update
 
-from taxiway.assets.datauri import is_data_uri, parse_data_uri
+from taxiway.assets.background import BLOB_PENDING, AssetJobs, load_staged, stage
 from taxiway.assets.errors import AssetError
-from taxiway.assets.intake import AssetIntake
 from taxiway.assets.kinds import AssetKind
 from taxiway.avatars import images
 from taxiway.clock import utcnow
@@ -28,7 +25,6 @@ from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
-BLOB_PENDING = "blob:"
 FIELD = "referenceImage"
 GONE = "The reference image is no longer available. Update the avatar with a new one."
 
@@ -46,16 +42,8 @@ def original_key(avatar_id: str, version: int) -> str:
 
 
 async def stage_image(store: BlobStore, avatar_id: str, version: int, uri: str) -> str:
-    """The `pending_image` for a new, already checked reference image.
-
-    A data URI's bytes are saved right away (kept out of the database, and not lost on a restart);
-    HTTPS and `runway://` URIs are fetched when the job runs, as tasks fetch theirs.
-    """
-    if not is_data_uri(uri):
-        return uri
-    key = original_key(avatar_id, version)
-    await store.put(key, parse_data_uri(uri, AssetKind.IMAGE).data)
-    return BLOB_PENDING + key
+    """The `pending_image` for a new, already checked reference image (see `assets.background`)."""
+    return await stage(store, original_key(avatar_id, version), uri, AssetKind.IMAGE)
 
 
 def reprocess_source(avatar: Avatar) -> str | None:
@@ -77,36 +65,8 @@ class _Job:
     image_processing: str
 
 
-class AvatarProcessor:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        store: BlobStore,
-        intake: AssetIntake,
-        concurrency: int = 2,
-    ) -> None:
-        self.sessions, self.store, self.intake = sessions, store, intake
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        """Resume what a previous run left PROCESSING."""
-        async with self.sessions() as session:
-            waiting = list(await session.scalars(select(Avatar.id).where(Avatar.status == "PROCESSING")))
-        for avatar_id in waiting:
-            self.submit(avatar_id)
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def submit(self, avatar_id: str) -> None:
-        task = asyncio.create_task(self._run(avatar_id), name=f"avatar-{avatar_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+class AvatarProcessor(AssetJobs):
+    table = Avatar
 
     async def _run(self, avatar_id: str) -> None:
         async with self._slots:
@@ -132,17 +92,10 @@ class AvatarProcessor:
             else:
                 await self._finish(job, made)
 
-    async def _load(self, job: _Job) -> bytes:
-        if job.source.startswith(BLOB_PENDING):
-            path = self.store.local_path(job.source.removeprefix(BLOB_PENDING))
-            if path is None:
-                raise AssetError(GONE)
-            return await asyncio.to_thread(path.read_bytes)
-        loaded = await self.intake.resolve(job.source, AssetKind.IMAGE, [FIELD], job.organization_id)
-        return loaded.data
-
     async def _process(self, job: _Job) -> dict[str, str]:
-        data = await self._load(job)
+        data = await load_staged(
+            self.store, self.intake, job.source, AssetKind.IMAGE, [FIELD], job.organization_id, GONE
+        )
         try:
             made = await asyncio.to_thread(images.process, data, job.image_processing)
         except images.ImageRejected as exc:

@@ -10,18 +10,15 @@ resume at start-up, like avatars'.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import update
 
-from taxiway.assets.datauri import is_data_uri, parse_data_uri
+from taxiway.assets.background import AssetJobs, load_staged, stage
 from taxiway.assets.errors import AssetError
-from taxiway.assets.intake import AssetIntake
 from taxiway.assets.kinds import MIB, AssetKind
 from taxiway.clock import utcnow
 from taxiway.db.tables import Voice
@@ -34,7 +31,6 @@ from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
-BLOB_PENDING = "blob:"
 FIELD = "from.audio"
 PATH = ("from", "audio")
 MAX_SAMPLE_BYTES = 10 * MIB
@@ -64,13 +60,8 @@ def preview_key(voice_id: str) -> str:
 
 
 async def stage_audio(store: BlobStore, voice_id: str, uri: str) -> str:
-    """The `pending_audio` for a checked sample: a data URI's bytes are saved now (out of the database,
-    and safe from a restart); HTTPS and `runway://` URIs are fetched when the job runs."""
-    if not is_data_uri(uri):
-        return uri
-    key = sample_key(voice_id)
-    await store.put(key, parse_data_uri(uri, AssetKind.AUDIO).data)
-    return BLOB_PENDING + key
+    """The `pending_audio` for a checked sample (see `assets.background`)."""
+    return await stage(store, sample_key(voice_id), uri, AssetKind.AUDIO)
 
 
 @dataclass(frozen=True)
@@ -106,38 +97,10 @@ class _Job:
     prompt: str | None
 
 
-class VoiceProcessor:
+class VoiceProcessor(AssetJobs):
     """Runs voice jobs and previews, `concurrency` at a time: each is seconds of CPU."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        store: BlobStore,
-        intake: AssetIntake,
-        concurrency: int = 2,
-    ) -> None:
-        self.sessions, self.store, self.intake = sessions, store, intake
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        """Resume what a previous run left PROCESSING."""
-        async with self.sessions() as session:
-            waiting = list(await session.scalars(select(Voice.id).where(Voice.status == "PROCESSING")))
-        for voice_id in waiting:
-            self.submit(voice_id)
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def submit(self, voice_id: str) -> None:
-        task = asyncio.create_task(self._run(voice_id), name=f"voice-{voice_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    table = Voice
 
     async def preview(self, prompt: str) -> Preview:
         """`POST /v1/voices/preview`: the designed voice's sample, nothing stored in the database."""
@@ -172,20 +135,13 @@ class VoiceProcessor:
             else:
                 await self._finish(job, preset, preview)
 
-    async def _load(self, job: _Job) -> bytes:
-        source = job.pending_audio or ""
-        if source.startswith(BLOB_PENDING):
-            path = self.store.local_path(source.removeprefix(BLOB_PENDING))
-            if path is None:
-                raise AssetError(GONE)
-            return await asyncio.to_thread(path.read_bytes)
-        loaded = await self.intake.resolve(source, AssetKind.AUDIO, list(PATH), job.organization_id)
-        return loaded.data
-
     async def _make(self, job: _Job) -> tuple[Preset, Preview]:
         if job.source == "text":
             return await asyncio.to_thread(_design, job.prompt or "", job.voice_id)
-        data = await self._load(job)
+        source = job.pending_audio or ""
+        data = await load_staged(
+            self.store, self.intake, source, AssetKind.AUDIO, PATH, job.organization_id, GONE
+        )
         return await asyncio.to_thread(_clone, data, job.voice_id)
 
     async def _settle(self, job: _Job, **values: object) -> bool:
