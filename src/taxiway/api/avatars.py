@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import error_responses
 from taxiway.assets.intake import AssetRejected
 from taxiway.assets.kinds import AssetKind
 from taxiway.avatars import processing, repository, service
@@ -124,6 +124,15 @@ def parse_body(model: type[M], raw: bytes, data: dict[str, Any], tags: frozenset
         raise ApiError(400, VALIDATION_FAILED, body_issues(errors, data)) from None
 
 
+def cursor_after(cursor: str | None, order: str) -> Cursor | None:
+    """Where a list page starts: after the row a `nextCursor` points at; a cursor for another
+    ordering, or no cursor at all, is a 400 naming the problem."""
+    try:
+        return Cursor.decode(cursor, order) if cursor else None
+    except BadCursor as exc:
+        raise ApiError(400, str(exc)) from None
+
+
 def blob_urls(request: Request, state: State) -> Callable[[str | None], str | None]:
     """Signed, expiring URLs for stored blobs, on the base URL clients reach (like task outputs)."""
     base = (
@@ -226,11 +235,7 @@ async def _check_image(state: State, uri: str, organization_id: str) -> None:
         raise ApiError(400, VALIDATION_FAILED, [rejected.issue]) from None
 
 
-_AVATAR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-}
+_AVATAR_RESPONSES = error_responses(400, 401, 404)
 
 
 @router.post(
@@ -370,10 +375,7 @@ async def list_avatars(
     limit: Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT)],
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JSONResponse:
-    try:
-        after = Cursor.decode(cursor, LIST_ORDER) if cursor else None
-    except BadCursor as exc:
-        raise ApiError(400, str(exc)) from None
+    after = cursor_after(cursor, LIST_ORDER)
     async with state.sessions() as session:
         avatars, more = await repository.list_avatars(session, principal.organization_id, limit, after)
         ids = await repository.document_ids(session, [avatar.id for avatar in avatars])

@@ -16,11 +16,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from taxiway.api.auth import CurrentPrincipal, State
-from taxiway.api.avatars import blob_urls
+from taxiway.api.avatars import blob_urls, cursor_after
 from taxiway.api.errors import ApiError
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import error_responses
 from taxiway.avatars import repository as avatars
-from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, BadCursor, Cursor
+from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
 from taxiway.clock import iso_millis, utcnow
 from taxiway.db.tables import Avatar, AvatarConversation, AvatarConversationTurn, RealtimeSession
 from taxiway.realtime import records
@@ -30,11 +30,7 @@ router = APIRouter(tags=["avatar conversations"])
 CONVERSATION_NOT_FOUND = "Could not find AvatarConversation"
 QUERY_FAILED = "Validation of request failed"
 LIST_ORDER = "conversations:createdAt:desc"
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-}
+_RESPONSES = error_responses(400, 401, 404)
 
 StartDate = Annotated[
     datetime | None,
@@ -164,10 +160,7 @@ async def list_conversations(
     end_date: EndDate = None,
 ) -> JSONResponse:
     start, end = _date_range(start_date, end_date)
-    try:
-        after = Cursor.decode(cursor, LIST_ORDER) if cursor else None
-    except BadCursor as exc:
-        raise ApiError(400, str(exc)) from None
+    after = cursor_after(cursor, LIST_ORDER)
     where = records.ListFilter(avatar_id=avatar, start=start, end=end)
     async with state.sessions() as db:
         rows, more = await records.page(db, principal.organization_id, limit, after, where)

@@ -15,12 +15,19 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from taxiway.api.auth import CurrentPrincipal, State
-from taxiway.api.avatars import StrictBody, blob_urls, documented_body, knowledge_error, parse_body
+from taxiway.api.avatars import (
+    StrictBody,
+    blob_urls,
+    cursor_after,
+    documented_body,
+    knowledge_error,
+    parse_body,
+)
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import error_responses
 from taxiway.avatars import repository, service
-from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, BadCursor, Cursor
+from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
 from taxiway.avatars.tokens import count_tokens
 from taxiway.clock import iso_millis
 from taxiway.db.tables import Avatar, Document
@@ -31,11 +38,7 @@ DOCUMENT_NOT_FOUND = "Could not find Document"
 NAME_MAX = 256
 # Far more than the 50,000 tokens an avatar may hold (about 200,000 characters of English).
 CONTENT_MAX = 2_000_000
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-}
+_RESPONSES = error_responses(400, 401, 404)
 
 
 class DocumentCreate(StrictBody):
@@ -156,10 +159,7 @@ async def list_documents(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JSONResponse:
     served = f"{sort}:{order}"
-    try:
-        after = Cursor.decode(cursor, served) if cursor else None
-    except BadCursor as exc:
-        raise ApiError(400, str(exc)) from None
+    after = cursor_after(cursor, served)
     async with state.sessions() as session:
         documents, more = await repository.list_documents(
             session, principal.organization_id, limit, sort, order == "desc", after

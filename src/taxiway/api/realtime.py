@@ -19,7 +19,7 @@ from taxiway.api.auth import CurrentPrincipal, State, bearer_token
 from taxiway.api.avatars import StrictBody, documented_body, parse_body, preset_id
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import error_responses
 from taxiway.avatars.presets import PRESET_AVATARS
 from taxiway.clock import iso_millis
 from taxiway.db.tables import RealtimeSession
@@ -228,12 +228,7 @@ def _refused(exc: SessionRefused, cors: bool = False) -> ApiError:
     return error
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-    409: {"model": ErrorBody},
-}
+_RESPONSES = error_responses(400, 401, 404, 409)
 
 
 @router.post(

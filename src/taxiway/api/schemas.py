@@ -79,6 +79,11 @@ class ErrorBody(_Out):
     docUrl: str | None = None
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status code answered with the API's error body."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
 class TaskLike(Protocol):
     """A task row as the view needs it: an ORM `Task` or a Core row of the same columns."""
 

@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taxiway.api.auth import CurrentPrincipal, State
-from taxiway.api.avatars import blob_urls, documented_body
+from taxiway.api.avatars import blob_urls, cursor_after, documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import error_responses
 from taxiway.assets.intake import AssetRejected
 from taxiway.assets.kinds import AssetKind
-from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, BadCursor, Cursor
+from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
 from taxiway.clock import iso_millis, utcnow
 from taxiway.db.tables import Voice
 from taxiway.engines.audio.voice_clone import MAX_SECONDS, MIN_SECONDS
@@ -142,11 +142,7 @@ async def _check_sample(state: State, uri: str, organization_id: str) -> None:
         raise ApiError(400, VALIDATION_FAILED, [_issue(path, problem)])
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-}
+_RESPONSES = error_responses(400, 401, 404)
 
 
 @router.post(
@@ -261,10 +257,7 @@ async def list_voices(
     limit: Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT)],
     cursor: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
 ) -> JSONResponse:
-    try:
-        after = Cursor.decode(cursor, LIST_ORDER) if cursor else None
-    except BadCursor as exc:
-        raise ApiError(400, str(exc)) from None
+    after = cursor_after(cursor, LIST_ORDER)
     async with state.sessions() as session:
         voices, more = await repository.list_voices(session, principal.organization_id, limit, after)
     url = blob_urls(request, state)
