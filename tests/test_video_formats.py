@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import av
-import httpx
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
-import runwayml.lib.polling
 from PIL import Image
 from runwayml import BadRequestError, RunwayML
 
-from support.clients import sdk
+from support import clients
+from support.clients import Delivered, sdk
 from support.server import Server
 from taxiway.catalog.models import Price
 from taxiway.catalog.video_models import FORMAT_SURCHARGE, OUTPUT_FORMATS
@@ -86,13 +85,6 @@ CASES = [
 ]
 
 
-@dataclass(frozen=True)
-class Delivered:
-    estimated: int
-    cost: int
-    files: list[tuple[str, bytes]]  # (content type, body) per output URL
-
-
 @pytest.fixture(scope="module")
 def formats_client(server: Server) -> RunwayML:
     server.cli("orgs", "create", "formats", "--tier", "5", "--credits", "100000")
@@ -118,19 +110,7 @@ def delivered(formats_client: RunwayML) -> dict[Case, Delivered]:
             seed=5,
             **extra,
         )
-    results = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runwayml.lib.polling, "POLL_TIME", 0.2)
-        patch.setattr(runwayml.lib.polling, "POLL_JITTER", 0.0)
-        for case, task in created.items():
-            done = task.wait_for_task_output(timeout=300)
-            files = []
-            for url in done.output:
-                response = httpx.get(url, timeout=60)
-                assert response.status_code == 200
-                files.append((response.headers["content-type"], response.content))
-            results[case] = Delivered(task.estimated_cost.credits, done.cost.credits, files)
-    return results
+    return clients.delivered(created, timeout=300)
 
 
 def _probe_movie(data: bytes) -> tuple[Any, Any, list[Any]]:

@@ -12,7 +12,6 @@ import io
 import json
 import struct
 import zipfile
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -22,7 +21,8 @@ import numpy as np
 import pytest
 from runwayml import BadRequestError, RunwayML
 
-from support.clients import sdk
+from support import clients
+from support.clients import Delivered, sdk
 from support.server import Server
 from taxiway.catalog import model_spec
 from taxiway.engines.base import EngineFailure, EngineRequest, RunContext
@@ -93,13 +93,6 @@ def data_uri(data: bytes, media_type: str = "video/mp4") -> str:
 # ---- through the SDK ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivered:
-    estimated: float
-    cost: int
-    files: list[tuple[str, bytes]]
-
-
 DELIVERIES = {"default": None, "hlg": "hlg", "exr": "hdr_exr_sequence"}
 
 
@@ -116,21 +109,7 @@ def delivered(hdr_client: RunwayML) -> dict[str, Delivered]:
     for name, output_format in DELIVERIES.items():
         extra = {"output_format": output_format} if output_format else {}
         created[name] = hdr_client.video_to_hdr.create(model="ruby", video_uri=uri, **extra)  # type: ignore[arg-type]
-    results = {}
-    with pytest.MonkeyPatch.context() as patch:
-        import runwayml.lib.polling
-
-        patch.setattr(runwayml.lib.polling, "POLL_TIME", 0.2)
-        patch.setattr(runwayml.lib.polling, "POLL_JITTER", 0.0)
-        for name, task in created.items():
-            done = task.wait_for_task_output(timeout=120)
-            files = []
-            for url in done.output:
-                response = httpx.get(url, timeout=60)
-                assert response.status_code == 200
-                files.append((response.headers["content-type"], response.content))
-            results[name] = Delivered(task.estimated_cost.credits, done.cost.credits, files)
-    return results
+    return clients.delivered(created, timeout=120)
 
 
 def _side_data(frame: Any, kind: str) -> bytes | None:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import httpx
+import pytest
+import runwayml.lib.polling
 from runwayml import AsyncRunwayML, RunwayML
 
 from support.server import Server
@@ -34,3 +40,31 @@ def balance(server: Server, organization: str = "default") -> int:
             (organization,),
         ).fetchone()
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class Delivered:
+    estimated: float
+    cost: int
+    files: list[tuple[str, bytes]]  # (content type, body) per output URL
+
+
+Key = TypeVar("Key")
+
+
+def delivered(created: Mapping[Key, Any], timeout: float) -> dict[Key, Delivered]:
+    """Every created task waited for (polled every 0.2 s, not the SDK's seconds) and its outputs
+    downloaded, with what it was estimated at and what it cost."""
+    results = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runwayml.lib.polling, "POLL_TIME", 0.2)
+        patch.setattr(runwayml.lib.polling, "POLL_JITTER", 0.0)
+        for key, task in created.items():
+            done = task.wait_for_task_output(timeout=timeout)
+            files = []
+            for url in done.output:
+                response = httpx.get(url, timeout=60)
+                assert response.status_code == 200
+                files.append((response.headers["content-type"], response.content))
+            results[key] = Delivered(task.estimated_cost.credits, done.cost.credits, files)
+    return results
