@@ -53,7 +53,9 @@ class Server:
         env.update(self.env)
         return env
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 300.0) -> Server:
+        """Waits for /healthz as long as the process lives: a busy machine can take minutes to import
+        and migrate, and a server that dies is reported at once."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
