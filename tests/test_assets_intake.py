@@ -17,7 +17,7 @@ from taxiway.assets.intake import AssetIntake, AssetPolicy, AssetRejected, Loade
 from taxiway.assets.kinds import MIB, AssetKind
 from taxiway.assets.uploads import store_upload
 from taxiway.config import Settings
-from taxiway.engines.base import EngineFailure
+from taxiway.errors import Failure
 from taxiway.storage.blobs import LocalBlobStore
 from taxiway.storage.signing import UrlSigner
 
@@ -85,8 +85,8 @@ async def rejected(intake: AssetIntake, uri: str, kind: AssetKind, path: list[st
     return caught.value
 
 
-async def failure(intake: AssetIntake, uri: str, kind: AssetKind, path: list[str | int]) -> EngineFailure:
-    with pytest.raises(EngineFailure) as caught:
+async def failure(intake: AssetIntake, uri: str, kind: AssetKind, path: list[str | int]) -> Failure:
+    with pytest.raises(Failure) as caught:
         await intake.resolve(uri, kind, path, "org-a")
     assert caught.value.code == "ASSET.INVALID"
     return caught.value

@@ -21,7 +21,8 @@ from taxiway.engines.audio.codec import Clip, decode, encode_wav
 from taxiway.engines.audio.dubbing import DubbingEngine, wsola
 from taxiway.engines.audio.sound_effects import RATE, SoundEffectEngine, render
 from taxiway.engines.audio.voice_isolation import VoiceIsolationEngine
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
+from taxiway.errors import Failure
 
 ENGLISH = "Good morning everyone. Today we talk about the weather and the music of the city."
 SPANISH = "Buenos días a todos. Hoy hablamos de la música de la ciudad."
@@ -298,7 +299,7 @@ def test_voice_isolation_engine(english: Clip) -> None:
 def test_voice_isolation_refuses_too_short_audio(english: Clip) -> None:
     short = Clip(english.samples[: int(4.0 * english.rate)], english.rate)
     uri, assets = wav_asset(short)
-    with pytest.raises(EngineFailure) as info:
+    with pytest.raises(Failure) as info:
         run_engine(VoiceIsolationEngine(), "voice_isolation", {"audioUri": uri}, assets)
     assert info.value.code == "ASSET.INVALID"
     assert (
@@ -416,7 +417,7 @@ def test_dubbing_spanish_to_english_with_whisper_translation(spanish: Clip) -> N
 
 
 def test_dubbing_refuses_a_pair_without_offline_support(english: Clip) -> None:
-    with pytest.raises(EngineFailure) as info:
+    with pytest.raises(Failure) as info:
         _dub(padded(english, 48_000), "ko")
     assert info.value.code == "ASSET.INVALID"
     assert info.value.message.startswith("voice_dubbing: no offline translation from en to ko; supported: ")
@@ -425,7 +426,7 @@ def test_dubbing_refuses_a_pair_without_offline_support(english: Clip) -> None:
 
 def test_dubbing_needs_speech_and_honours_cancel(english: Clip) -> None:
     hum = np.sin(2 * np.pi * 110 * np.arange(5 * 48_000) / 48_000).astype(np.float32) * 0.1
-    with pytest.raises(EngineFailure) as info:
+    with pytest.raises(Failure) as info:
         _dub(Clip(hum, 48_000), "es")
     assert info.value.code == "ASSET.INVALID" and "no speech" in info.value.message
     uri, assets = wav_asset(padded(english, 48_000))

@@ -28,7 +28,8 @@ from taxiway.engines.audio.codec import Clip
 from taxiway.engines.audio.speech_to_speech import SpeechToSpeechEngine
 from taxiway.engines.audio.text_to_speech import TextToSpeechEngine
 from taxiway.engines.audio.voices import PRESETS
-from taxiway.engines.base import EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import EngineRequest, RunContext, TaskCancelled
+from taxiway.errors import Failure
 
 # Share derived models (the assembled Kokoro ONNX) with the other test sessions on this machine.
 os.environ.setdefault(
@@ -193,7 +194,7 @@ def test_same_input_gives_the_same_bytes() -> None:
 def test_unsupported_language_is_refused() -> None:
     with pytest.raises(tts.UnsupportedLanguage, match="supported: en, es"):
         tts.synthesize("Guten Tag", "Clint", "de")
-    with pytest.raises(EngineFailure) as failure:
+    with pytest.raises(Failure) as failure:
         TextToSpeechEngine().run(tts_request("Guten Tag", "Clint", languageCode="de"), RunContext())
     assert failure.value.code == "ASSET.INVALID"
 
@@ -270,7 +271,7 @@ def test_conversion_moves_pitch_and_keeps_words_and_timing(
 
 
 def test_conversion_of_silence_fails_clearly() -> None:
-    with pytest.raises(EngineFailure, match="no speech found") as failure:
+    with pytest.raises(Failure, match="no speech found") as failure:
         SpeechToSpeechEngine().run(
             wav_request(Clip(np.zeros(48_000, np.float32), 24_000), "Tom"), RunContext()
         )

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from support.postgres import postgres_cluster
 from taxiway.accounts.repository import create_organization
-from taxiway.billing import fairness, ledger, operator, quotas, tiers, usage
+from taxiway.billing import ledger, operator, quotas, tiers, usage
 from taxiway.billing.ledger import EntryKind
 from taxiway.catalog import CATALOG
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.db.tables import LedgerEntry, Task
-from taxiway.tasks.state import TaskStatus
+from taxiway.status import TaskStatus
+from taxiway.tasks import fairness
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

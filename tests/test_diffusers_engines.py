@@ -32,7 +32,8 @@ from runwayml.lib.polling import TaskFailedError
 from support import tiny_diffusers
 from support.clients import sdk
 from support.server import Server
-from taxiway.engines.base import EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.config import WeightsEntry
+from taxiway.engines.base import EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.diffusers import pipelines, warmup
 from taxiway.engines.diffusers.accelerations import Accelerations
 from taxiway.engines.diffusers.engines import (
@@ -43,8 +44,9 @@ from taxiway.engines.diffusers.engines import (
 )
 from taxiway.engines.diffusers.geometry import closest_size, generation_size, pipeline_frames, retime
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, RuntimeOptions
-from taxiway.engines.diffusers.weights import WeightsEntry, describe, inspect_folder, startup_problems
+from taxiway.engines.diffusers.weights import describe, inspect_folder, startup_problems
 from taxiway.engines.offline.video_encode import probe_video
+from taxiway.errors import Failure
 
 SMALL = 64 * 48  # generated area: outputs are resized to the requested ratio afterwards
 
@@ -260,11 +262,11 @@ def test_missing_weights_fail_clearly_and_are_reported(folders: dict[str, Path],
     (not_a_pipeline / "model_index.json").write_text(json.dumps({"_class_name": "KandinskyPipeline"}))
     weights: dict[str, Path | WeightsEntry] = {"gen4_image": missing, "gemini_2.5_flash": not_a_pipeline}
     engine = DiffusersImageEngine(runtime(weights))
-    with pytest.raises(EngineFailure) as failure:
+    with pytest.raises(Failure) as failure:
         engine.run(image_request(), RunContext())
     assert failure.value.code == "INTERNAL"
     assert "gen4_image" in failure.value.message and str(missing) in failure.value.message
-    with pytest.raises(EngineFailure, match="KandinskyPipeline"):
+    with pytest.raises(Failure, match="KandinskyPipeline"):
         engine.run(image_request(model="gemini_2.5_flash"), RunContext())
 
     engines = {
@@ -324,7 +326,7 @@ def test_first_and_last_keyframes_drive_image_to_video(folders: dict[str, Path])
     assert (info.width, info.height, info.frame_count) == (960, 960, 48)
 
     text_only = DiffusersVideoEngine(runtime({"gen4.5": small(folders["wan"])}))
-    with pytest.raises(EngineFailure, match="cannot start from an image") as failure:
+    with pytest.raises(Failure, match="cannot start from an image") as failure:
         text_only.run(request, RunContext())
     assert failure.value.code == "INTERNAL"
 

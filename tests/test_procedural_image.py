@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from taxiway.engines.base import EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.offline.procedural_image import ProceduralImageEngine
+from taxiway.errors import Failure
 
 
 def make_request(
@@ -176,7 +177,7 @@ def test_fetch_resolves_non_data_uris() -> None:
 )
 def test_undecodable_data_uri_is_an_asset_failure(uri: str) -> None:
     references = [{"uri": data_uri(checkerboard())}, {"uri": uri}]
-    with pytest.raises(EngineFailure) as raised:
+    with pytest.raises(Failure) as raised:
         render(make_request(references=references))
     assert raised.value.code == "ASSET.INVALID"
     assert raised.value.message == "referenceImages[1] could not be decoded as an image"
@@ -184,7 +185,7 @@ def test_undecodable_data_uri_is_an_asset_failure(uri: str) -> None:
 
 def test_fetched_bytes_that_are_not_an_image_are_an_asset_failure() -> None:
     engine = ProceduralImageEngine(fetch=lambda _uri: b"<html>not found</html>")
-    with pytest.raises(EngineFailure) as raised:
+    with pytest.raises(Failure) as raised:
         render(make_request(references=[{"uri": "https://example.com/missing.png"}]), engine)
     assert raised.value.code == "ASSET.INVALID"
     assert "referenceImages[0]" in raised.value.message

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
+from taxiway.errors import Failure
 from taxiway.testmode import Simulation, SimulationError, parse, parse_duration, runtime
 
 CODES = st.from_regex(r"[A-Z][A-Z0-9_]{0,8}(\.[A-Z0-9_]{1,8}){0,3}", fullmatch=True)
@@ -129,7 +130,7 @@ def test_wrap_delays_with_rising_progress_then_runs_engine() -> None:
 
 
 def test_wrap_fails_with_code() -> None:
-    with pytest.raises(EngineFailure) as info:
+    with pytest.raises(Failure) as info:
         runtime.wrap(Simulation(failure="SAFETY.INPUT.TEXT"), _engine)(_request(), RunContext())
     assert info.value.code == "SAFETY.INPUT.TEXT"
 

@@ -13,12 +13,12 @@ from taxiway.api.errors import body_issues
 from taxiway.catalog import CATALOG, ENDPOINTS, model_spec
 from taxiway.catalog.fields import utf16_length
 from taxiway.clock import iso_millis
+from taxiway.status import TaskStatus
 from taxiway.storage.signing import UrlSigner
 from taxiway.tasks.state import (
     TERMINAL,
     TRANSITIONS,
     IllegalTransition,
-    TaskStatus,
     can_move,
     check_move,
     refundable,

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw
 
-from taxiway.engines.base import Engine, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import Engine, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.offline.video_camera import CameraMoveEngine, choose_move, keyframe_uris
 from taxiway.engines.offline.video_common import clip_seconds, output_size, ratio_for_aspect
 from taxiway.engines.offline.video_encode import (
@@ -36,6 +36,7 @@ from taxiway.engines.offline.video_restyle import (
     choose_style,
 )
 from taxiway.engines.offline.video_upscale import UpscaleEngine, upscale_size
+from taxiway.errors import Failure
 
 Pixels = npt.NDArray[np.float64]
 
@@ -427,11 +428,11 @@ def test_undecodable_prompt_image_is_an_asset_failure() -> None:
     request = make_request(
         "image_to_video", "gen4_turbo", {"promptImage": "bad", "ratio": "320:192"}, {"bad": b"nope"}
     )
-    with pytest.raises(EngineFailure) as failure:
+    with pytest.raises(Failure) as failure:
         CameraMoveEngine().run(request, RunContext())
     assert failure.value.code == "ASSET.INVALID"
     assert failure.value.message == "promptImage could not be decoded as an image"
-    with pytest.raises(EngineFailure, match="could not be loaded"):
+    with pytest.raises(Failure, match="could not be loaded"):
         CameraMoveEngine().run(
             make_request("image_to_video", "gen4_turbo", {"promptImage": "x"}), RunContext()
         )
@@ -498,7 +499,7 @@ def test_restyle_caps_at_30_seconds(long_video: bytes) -> None:
 
 
 def test_undecodable_video_is_an_asset_failure() -> None:
-    with pytest.raises(EngineFailure) as failure:
+    with pytest.raises(Failure) as failure:
         RestyleVideoEngine().run(v2v("", b"\x00" * 4096), RunContext())
     assert failure.value.code == "ASSET.INVALID"
     assert failure.value.message == "videoUri could not be decoded as a video"
@@ -531,7 +532,7 @@ def test_upscale_is_4x_with_the_input_timing_and_no_audio() -> None:
 
 def test_upscale_refuses_videos_over_30_seconds(long_video: bytes) -> None:
     request = make_request("video_upscale", "upscale_v1", {"videoUri": "v"}, {"v": long_video})
-    with pytest.raises(EngineFailure) as failure:
+    with pytest.raises(Failure) as failure:
         UpscaleEngine().run(request, RunContext())
     assert (failure.value.code, failure.value.message) == (
         "ASSET.INVALID",
@@ -606,7 +607,7 @@ def test_performance_default_ratio_and_bad_character() -> None:
     broken = make_request(
         "character_performance", "act_two", params, {**request.assets, "c": b"not an image"}
     )
-    with pytest.raises(EngineFailure, match="character could not be decoded as an image"):
+    with pytest.raises(Failure, match="character could not be decoded as an image"):
         PerformanceTransferEngine().run(broken, RunContext())
 
 

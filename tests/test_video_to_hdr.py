@@ -25,7 +25,7 @@ from support import clients
 from support.clients import Delivered, sdk
 from support.server import Server
 from taxiway.catalog import model_spec
-from taxiway.engines.base import EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import EngineRequest, RunContext
 from taxiway.engines.offline.video_formats import pq_encode
 from taxiway.engines.offline.video_hdr import (
     DIFFUSE_WHITE,
@@ -34,6 +34,7 @@ from taxiway.engines.offline.video_hdr import (
     expand,
     upconvert,
 )
+from taxiway.errors import Failure
 
 WIDTH, HEIGHT, FRAMES = 320, 180, 48
 DIFFUSE_CODE = round(DIFFUSE_WHITE_SIGNAL * 255)  # 230
@@ -353,7 +354,7 @@ def test_fractional_frame_rates_and_odd_sizes_are_kept() -> None:
 
 def test_already_hdr_sources_are_refused() -> None:
     data = make_source(64, 36, 4, audio=False, trc=16)
-    with pytest.raises(EngineFailure) as info:
+    with pytest.raises(Failure) as info:
         _engine_run(data, "hdr10")
     assert info.value.code == "ASSET.INVALID" and info.value.message.startswith("videoUri: ")
 

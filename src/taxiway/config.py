@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from taxiway.engines.diffusers.weights import CompileMode, CompileScope, WeightsEntry
+# torch.compile's modes ("reduce-overhead" replays CUDA graphs) and how much of a denoiser is compiled.
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+CompileScope = Literal["full", "blocks"]
+
+
+class WeightsEntry(BaseModel):
+    """A weights folder and the per-model sampler settings; unset values keep the pipeline's defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    steps: int | None = Field(default=None, ge=1, le=200)
+    guidance_scale: float | None = Field(default=None, ge=0)
+    negative_prompt: str | None = None
+    # Largest generated area in pixels: the output is resized to the requested ratio afterwards, so a
+    # model trained at 480p is not asked for 1080p (and tests stay tiny).
+    max_area: int | None = Field(default=None, ge=64)
+    # Sizes the model was trained at ("832x480"): each request is made at the one closest in aspect and
+    # fitted to its ratio afterwards. Takes precedence over `max_area`.
+    sizes: tuple[Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*x[1-9][0-9]*$")], ...] = ()
+    # Most frames one video generation may have; longer durations are re-timed from fewer frames.
+    max_frames: int | None = Field(default=None, ge=1)
+
+
+WeightsConfig = Mapping[str, "Path | WeightsEntry"]
 
 
 class Settings(BaseSettings):

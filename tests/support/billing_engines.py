@@ -10,8 +10,9 @@ Mapped to models through `TAXIWAY_ENGINES`, like `support.engines`:
 from __future__ import annotations
 
 from support.engines import SlowImageEngine
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.procedural_image import ProceduralImageEngine
+from taxiway.errors import Failure
 
 
 class ScriptedEngine:
@@ -20,7 +21,7 @@ class ScriptedEngine:
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         prompt = str(request.params.get("promptText", ""))
         if prompt.startswith("fail:"):
-            raise EngineFailure(prompt.removeprefix("fail:"), "The input did not pass moderation.")
+            raise Failure(prompt.removeprefix("fail:"), "The input did not pass moderation.")
         if prompt == "crash":
             raise RuntimeError("model exploded")
         if prompt.startswith("slow"):

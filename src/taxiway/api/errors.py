@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from taxiway.testmode.runtime import SimulatedReply
+
 log = logging.getLogger("taxiway.api")
 
 DOC_URL = "https://docs.dev.runwayml.com/api"
@@ -176,6 +178,12 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.issues, exc.headers or None)
 
 
+async def _simulated_reply_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Test mode's answers to a create call: a simulated HTTP error, or its header's 400."""
+    assert isinstance(exc, SimulatedReply)
+    return error_response(exc.status, exc.message, headers=exc.headers or None)
+
+
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
 
 
@@ -195,5 +203,6 @@ async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(SimulatedReply, _simulated_reply_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

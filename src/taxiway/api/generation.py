@@ -103,10 +103,8 @@ def _route(endpoint: EndpointSpec) -> Any:
         try:
             async with state.sessions.begin() as session:
                 task = await service.submit(
-                    session, principal, spec, params, checked.input_seconds, checked.input_pixels
+                    session, principal, spec, params, checked.input_seconds, checked.input_pixels, simulation
                 )
-                task.params = testmode.attach(params, simulation)
-                await testmode.hold(session, task, simulation)
         except InsufficientCredits as exc:
             raise ApiError(400, str(exc)) from None
         except QuotaExceeded as exc:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from taxiway.clock import iso_millis
-from taxiway.tasks.state import TaskStatus
+from taxiway.status import TaskStatus
 
 
 class _Out(BaseModel):

@@ -11,8 +11,8 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
 from taxiway.api.schemas import ErrorBody, TaskLike, TaskView, render_task
 from taxiway.clock import utcnow
+from taxiway.status import TaskStatus
 from taxiway.tasks import repository, service
-from taxiway.tasks.state import TaskStatus
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 

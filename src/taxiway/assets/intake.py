@@ -31,11 +31,10 @@ from taxiway.assets.kinds import AssetKind
 from taxiway.assets.probe import MediaInfo, probe
 from taxiway.assets.uploads import SCHEME as RUNWAY_SCHEME
 from taxiway.assets.uploads import UploadTokens
-from taxiway.engines.base import EngineFailure
+from taxiway.errors import ASSET_INVALID, Failure
 from taxiway.storage.blobs import BlobStore
 from taxiway.storage.signing import UrlSigner
 
-ASSET_INVALID = "ASSET.INVALID"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 # Accepted work keeps its runway:// inputs however long it waits: the URI was unexpired when the task
 # or avatar was accepted, and the upload sweeper keeps the files that unfinished work names.
@@ -195,7 +194,7 @@ class AssetIntake:
     async def resolve(
         self, uri: str, kind: AssetKind | str, path: Sequence[str | int], organization_id: str
     ) -> LoadedAsset:
-        """The asset's bytes, probed; EngineFailure(ASSET.INVALID) naming the field otherwise."""
+        """The asset's bytes, probed; Failure(ASSET.INVALID) naming the field otherwise."""
         kind = AssetKind(kind)
         try:
             data = await self._load(uri, kind, organization_id)
@@ -203,7 +202,7 @@ class AssetIntake:
             _require_kind(info, kind)
         except AssetError as exc:
             field_name = ".".join(str(part) for part in path) or "body"
-            raise EngineFailure(ASSET_INVALID, f"{field_name}: {exc.reason}") from None
+            raise Failure(ASSET_INVALID, f"{field_name}: {exc.reason}") from None
         return LoadedAsset(data, info.media_type, info)
 
     async def _load(self, uri: str, kind: AssetKind, organization_id: str) -> bytes:

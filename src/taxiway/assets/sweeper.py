@@ -31,8 +31,8 @@ from taxiway.assets.uploads import (
     upload_folder,
 )
 from taxiway.db.tables import Avatar, Task, Voice
+from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
-from taxiway.tasks.state import TaskStatus
 
 log = logging.getLogger("taxiway.uploads")
 

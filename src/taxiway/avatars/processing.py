@@ -20,7 +20,7 @@ from taxiway.assets.kinds import AssetKind
 from taxiway.avatars import images
 from taxiway.clock import utcnow
 from taxiway.db.tables import Avatar
-from taxiway.engines.base import EngineFailure
+from taxiway.errors import Failure
 from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,8 @@ class AvatarProcessor(AssetJobs):
                 )
             try:
                 made = await self._process(job)
-            except (EngineFailure, AssetError) as exc:
-                reason = exc.message if isinstance(exc, EngineFailure) else f"{FIELD}: {exc.reason}"
+            except (Failure, AssetError) as exc:
+                reason = exc.message if isinstance(exc, Failure) else f"{FIELD}: {exc.reason}"
                 await self._fail(job, reason)
             except Exception:
                 log.exception("avatar %s: processing failed", avatar_id)

@@ -7,6 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from taxiway.errors import ASSET_INVALID, Failure
+
+# The name engines have always raised; the class is the project-wide `taxiway.errors.Failure`.
+EngineFailure = Failure
+
 
 @dataclass(frozen=True)
 class EngineRequest:
@@ -25,7 +30,7 @@ class EngineRequest:
         try:
             return self.assets[uri]
         except KeyError:
-            raise EngineFailure("ASSET.INVALID", "an input asset could not be loaded") from None
+            raise Failure(ASSET_INVALID, "an input asset could not be loaded") from None
 
 
 @dataclass(frozen=True)
@@ -41,15 +46,6 @@ class Artifact:
 
 class TaskCancelled(Exception):
     """Raised inside an engine when its task was cancelled; the worker frees everything on the way out."""
-
-
-class EngineFailure(Exception):
-    """A failure the API reports with a machine code, e.g. `ASSET.INVALID` or `SAFETY.INPUT.TEXT`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass

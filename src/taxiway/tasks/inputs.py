@@ -11,9 +11,7 @@ from typing import Any
 from taxiway.assets.intake import AssetIntake, AssetRejected, LoadedAsset
 from taxiway.catalog import ModelSpec
 from taxiway.catalog.models import AssetRef, iter_assets
-from taxiway.engines.base import EngineFailure
-
-ASSET_INVALID = "ASSET.INVALID"
+from taxiway.errors import ASSET_INVALID, Failure
 
 
 @dataclass(frozen=True)
@@ -80,13 +78,13 @@ def _check_rules(ref: AssetRef, asset: LoadedAsset) -> None:
     info = asset.info
     problem = _rule_problem(ref, info.duration, info.width, info.height)
     if problem:
-        raise EngineFailure(ASSET_INVALID, problem)
+        raise Failure(ASSET_INVALID, problem)
 
 
 async def load(
     intake: AssetIntake, spec: ModelSpec, params: Mapping[str, Any], organization_id: str
 ) -> dict[str, bytes]:
-    """Every input's bytes by URI; EngineFailure(ASSET.INVALID) naming the field on any problem."""
+    """Every input's bytes by URI; Failure(ASSET.INVALID) naming the field on any problem."""
     loaded: dict[str, bytes] = {}
     totals: dict[str, float] = defaultdict(float)
     for ref in iter_assets(params, spec.assets):
@@ -96,7 +94,7 @@ async def load(
             totals[ref.rule.path] += asset.info.duration or 0.0
             if totals[ref.rule.path] > ref.rule.total_seconds + 0.05:
                 name = ref.rule.path.split("[")[0]
-                raise EngineFailure(
+                raise Failure(
                     ASSET_INVALID,
                     f"{name}: the combined duration must be at most {ref.rule.total_seconds:g} s",
                 )

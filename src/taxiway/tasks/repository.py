@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taxiway.clock import utcnow
 from taxiway.db.tables import Task
-from taxiway.tasks.state import ACTIVE, TaskStatus, sources_for
+from taxiway.status import TaskStatus
+from taxiway.tasks.state import ACTIVE, sources_for
 
 
 async def get_visible(session: AsyncSession, organization_id: str, task_id: str) -> Task | None:

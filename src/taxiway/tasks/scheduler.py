@@ -20,16 +20,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.assets.intake import AssetIntake
-from taxiway.billing import fairness, ledger
+from taxiway.billing import ledger
 from taxiway.catalog import model_spec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Organization, Task
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.registry import EngineRegistry
+from taxiway.errors import Failure
+from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
-from taxiway.tasks import inputs, repository
+from taxiway.tasks import fairness, inputs, repository
 from taxiway.tasks.service import output_prefix
-from taxiway.tasks.state import TaskStatus, refundable
+from taxiway.tasks.state import refundable
 from taxiway.testmode import runtime as testmode
 
 log = logging.getLogger("taxiway.scheduler")
@@ -127,7 +129,7 @@ class Scheduler:
 
     async def _promote_throttled(self) -> None:
         """Move THROTTLED tasks to PENDING where their organization has free slots: oldest first,
-        taking turns across the organization's API keys (see `billing.fairness`)."""
+        taking turns across the organization's API keys (see `tasks.fairness`)."""
         async with self._sessions.begin() as session:
             groups = (
                 await session.execute(
@@ -230,7 +232,7 @@ class Scheduler:
             await self._succeed(task, artifacts)
         except TaskCancelled:
             log.info("task %s stopped", task.id)
-        except EngineFailure as failure:
+        except Failure as failure:
             async with self._sessions.begin() as session:
                 await self._fail(session, task, failure.code, failure.message)
         except asyncio.CancelledError:

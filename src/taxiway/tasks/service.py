@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -10,12 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
-from taxiway.billing import fairness, ledger, quotas
+from taxiway.billing import ledger, quotas
 from taxiway.catalog import ModelSpec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Task
-from taxiway.tasks import repository
-from taxiway.tasks.state import TaskStatus
+from taxiway.status import TaskStatus
+from taxiway.tasks import fairness, repository
+from taxiway.testmode import Simulation
+from taxiway.testmode import runtime as testmode
+
+log = logging.getLogger("taxiway.tasks")
 
 
 @dataclass(frozen=True)
@@ -37,26 +42,28 @@ async def submit(
     params: dict[str, Any],
     input_seconds: float | None = None,
     input_pixels: int | None = None,
+    simulation: Simulation | None = None,
 ) -> Task:
     """Create a task and reserve its credits in one transaction, so an accepted task is never lost.
 
     The organization's books lock is taken first: it also serializes the quota counts and the
     concurrency count, so limits and the choice between PENDING and THROTTLED are exact under
-    racing submissions.
+    racing submissions. A test-mode `simulation` is stored with the task, and may hold it THROTTLED.
     """
     await ledger.lock_books(session, principal.organization_id)
     credits = spec.estimated_credits(params, input_seconds, input_pixels)
     now = utcnow()
     await quotas.enforce(session, principal.organization_id, principal.tier, spec.id, credits, now)
     throttled = await fairness.must_wait(session, principal.organization_id, spec.id, principal.tier)
+    held = simulation.throttle if simulation is not None else None
     task = Task(
         id=str(uuid.uuid4()),
         organization_id=principal.organization_id,
         api_key_id=principal.api_key_id,
         endpoint=spec.endpoint,
         model=spec.id,
-        status=(TaskStatus.THROTTLED if throttled else TaskStatus.PENDING).value,
-        params=params,
+        status=(TaskStatus.THROTTLED if throttled or held is not None else TaskStatus.PENDING).value,
+        params=testmode.attach(params, simulation),
         seed=params["seed"] if params.get("seed") is not None else secrets.randbelow(2**32),
         estimated_credits=credits,
         progress=0.0,
@@ -64,6 +71,8 @@ async def submit(
         created_at=now,
         updated_at=now,
     )
+    if held is not None:
+        log.warning("simulated THROTTLED for %gs on task %s", held, task.id)
     session.add(task)
     await ledger.reserve(session, principal.organization_id, task.id, spec.id, credits)
     await session.flush()

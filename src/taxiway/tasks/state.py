@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from taxiway.status import ACTIVE, TERMINAL, TaskStatus
 
-
-class TaskStatus(StrEnum):
-    PENDING = "PENDING"
-    THROTTLED = "THROTTLED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-    @property
-    def queued(self) -> bool:
-        return self in (TaskStatus.PENDING, TaskStatus.THROTTLED)
-
-
-TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
-ACTIVE = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
+__all__ = ["ACTIVE", "TERMINAL", "IllegalTransition", "TaskStatus", "can_move", "check_move", "sources_for"]
 
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.THROTTLED: frozenset({TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED}),

@@ -1,7 +1,8 @@
 """Where simulations meet the server: the create route, the stored task and the scheduler.
 
 A simulation is stored in the task's params under `PARAM_KEY`; `split` takes it out again before
-engines, prices or input loaders see the params. Only the route adds it, and only in test mode.
+engines, prices or input loaders see the params. Only task submission adds it, and only in test mode.
+Simulated answers to the create call are raised as `SimulatedReply`, which the API turns into HTTP.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
-from taxiway.api.errors import ApiError
 from taxiway.clock import utcnow
 from taxiway.db.tables import Task
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
-from taxiway.tasks import repository
-from taxiway.tasks.state import TaskStatus
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.errors import Failure
 from taxiway.testmode import policy
 from taxiway.testmode.simulate import HEADER, Simulation, SimulationError, parse
 
@@ -53,6 +52,18 @@ _FAILURE_MESSAGES = (
     ("INTERNAL", "An unexpected error occurred."),
 )
 
+
+class SimulatedReply(Exception):
+    """The answer test mode gives a create call instead of a task: a simulated HTTP error, or a 400
+    for a malformed header. The API maps it to a response with this status, message and headers."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
 _attempts: dict[str, int] = {}
 _attempts_lock = threading.Lock()
 
@@ -69,7 +80,7 @@ def from_headers(headers: Mapping[str, str], test_mode: bool) -> Simulation | No
     try:
         simulation = parse(header)
     except SimulationError as exc:
-        raise ApiError(400, f"Invalid {HEADER} header: {exc}") from None
+        raise SimulatedReply(400, f"Invalid {HEADER} header: {exc}") from None
     return simulation if simulation != Simulation() else None
 
 
@@ -113,10 +124,10 @@ def answer_http(simulation: Simulation | None, identity: str, raw_body: bytes) -
         return
     status = simulation.http_status
     log.warning("simulated HTTP %d on attempt %d of %s", status, attempt, limit or "every")
-    error = ApiError(status, _HTTP_MESSAGES.get(status) or HTTPStatus(status).phrase)
+    headers = {}
     if status == 429 or status >= 500:
-        error.headers = {"retry-after": "1", "retry-after-ms": RETRY_AFTER_MS, "x-should-retry": "true"}
-    raise error
+        headers = {"retry-after": "1", "retry-after-ms": RETRY_AFTER_MS, "x-should-retry": "true"}
+    raise SimulatedReply(status, _HTTP_MESSAGES.get(status) or HTTPStatus(status).phrase, headers)
 
 
 def attach(params: dict[str, Any], simulation: Simulation | None) -> dict[str, Any]:
@@ -132,14 +143,6 @@ def split(params: dict[str, Any]) -> tuple[dict[str, Any], Simulation | None]:
         return params, None
     clean = {key: value for key, value in params.items() if key != PARAM_KEY}
     return clean, Simulation.from_json(params[PARAM_KEY])
-
-
-async def hold(session: AsyncSession, task: Task, simulation: Simulation | None) -> None:
-    """Make a just-submitted task THROTTLED when the simulation asks to hold it there."""
-    if simulation is None or simulation.throttle is None:
-        return
-    await repository.move(session, task.id, TaskStatus.THROTTLED, only_from=(TaskStatus.PENDING,))
-    log.warning("simulated THROTTLED for %gs on task %s", simulation.throttle, task.id)
 
 
 async def held(session: AsyncSession, task_id: str) -> bool:
@@ -169,7 +172,7 @@ def wrap(simulation: Simulation | None, run: Run) -> Run:
             _wait(context, simulation.delay)
         if simulation.failure:
             log.warning("simulated failure %s on task %s", simulation.failure, request.task_id)
-            raise EngineFailure(simulation.failure, failure_message(simulation.failure))
+            raise Failure(simulation.failure, failure_message(simulation.failure))
         return run(request, context)
 
     return simulated

@@ -26,7 +26,7 @@ from taxiway.engines.audio import codec, tts, voice_clone
 from taxiway.engines.audio.voice_clone import SampleRejected, clone
 from taxiway.engines.audio.voice_design import design
 from taxiway.engines.audio.voices import Preset
-from taxiway.engines.base import EngineFailure
+from taxiway.errors import Failure
 from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class VoiceProcessor(AssetJobs):
                 job = _Job(voice.id, voice.organization_id, voice.source, voice.pending_audio, voice.prompt)
             try:
                 preset, preview = await self._make(job)
-            except (EngineFailure, AssetError, SampleRejected) as exc:
+            except (Failure, AssetError, SampleRejected) as exc:
                 await self._fail(job, _reason(exc))
             except Exception:
                 log.exception("voice %s: processing failed", voice_id)
@@ -168,9 +168,9 @@ class VoiceProcessor(AssetJobs):
             await self.store.delete_prefix(voice_prefix(job.voice_id))
 
 
-def _reason(exc: EngineFailure | AssetError | SampleRejected) -> str:
+def _reason(exc: Failure | AssetError | SampleRejected) -> str:
     """A failure reason that names the field, as the API's 400s do."""
-    if isinstance(exc, EngineFailure):
+    if isinstance(exc, Failure):
         return exc.message
     text = exc.reason if isinstance(exc, AssetError) else str(exc)
     return text if text.startswith(f"{FIELD}:") else f"{FIELD}: {text}"

@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
 
-from taxiway.engines.base import Artifact, EngineFailure
+from taxiway.engines.base import Artifact
+from taxiway.errors import Failure
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -56,10 +57,10 @@ def decode(data: bytes, rate: int, field: str = "audio") -> Clip:
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, ValueError, OSError):
-        raise EngineFailure("ASSET.INVALID", f"{field}: not a decodable media file") from None
+        raise Failure("ASSET.INVALID", f"{field}: not a decodable media file") from None
     with container:
         if not container.streams.audio:
-            raise EngineFailure("ASSET.INVALID", f"{field}: the file has no audio track")
+            raise Failure("ASSET.INVALID", f"{field}: the file has no audio track")
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         chunks: list[FloatArray] = []
         try:
@@ -69,10 +70,10 @@ def decode(data: bytes, rate: int, field: str = "audio") -> Clip:
             for converted in resampler.resample(None):
                 chunks.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
         except av.error.FFmpegError:
-            raise EngineFailure("ASSET.INVALID", f"{field}: the audio could not be decoded") from None
+            raise Failure("ASSET.INVALID", f"{field}: the audio could not be decoded") from None
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     if not len(samples):
-        raise EngineFailure("ASSET.INVALID", f"{field}: the audio track is empty")
+        raise Failure("ASSET.INVALID", f"{field}: the audio track is empty")
     return Clip(samples, rate)
 
 

@@ -27,7 +27,8 @@ from taxiway.engines.audio import asr, isolation, translation, tts
 from taxiway.engines.audio.codec import Clip, FloatArray, artifact, decode, normalize, rms
 from taxiway.engines.audio.conversion import world
 from taxiway.engines.audio.voices import PIPER, PRESETS, Preset
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.errors import Failure
 
 RATE = isolation.RATE  # work at DeepFilterNet's rate; the artifact is resampled once, to 44.1 kHz
 MIN_SPEED, MAX_SPEED = 0.7, 1.5  # bounds on how much faster (>1) or slower (<1) a dub segment is spoken
@@ -45,8 +46,8 @@ class Line:
     text: str
 
 
-def _fail(source: str, target: str) -> EngineFailure:
-    return EngineFailure(
+def _fail(source: str, target: str) -> Failure:
+    return Failure(
         "ASSET.INVALID",
         f"voice_dubbing: no offline translation from {source} to {target}; supported: {supported()}",
     )
@@ -174,14 +175,14 @@ class DubbingEngine:
         context.progress(0.02)
         detected = asr.detect_language(source_clip)
         if detected is None:
-            raise EngineFailure("ASSET.INVALID", "audioUri: no speech was found in the audio")
+            raise Failure("ASSET.INVALID", "audioUri: no speech was found in the audio")
         source = detected[0]
         if not can_dub(source, target):
             raise _fail(source, target)
         context.progress(0.1)
         lines = _lines(source_clip, source, target, context)
         if not lines:
-            raise EngineFailure("ASSET.INVALID", "audioUri: no speech was found in the audio")
+            raise Failure("ASSET.INVALID", "audioUri: no speech was found in the audio")
         context.progress(0.4)
         keep_background = not params.get("dropBackgroundAudio", False)
         speech_estimate = isolation.denoise(source_clip) if keep_background else None
@@ -202,7 +203,7 @@ class DubbingEngine:
                 pass  # nothing speakable in this line (e.g. only punctuation)
             context.progress(0.45 + 0.4 * (index + 1) / len(lines))
         if not clips:
-            raise EngineFailure("ASSET.INVALID", "audioUri: no speech was found in the audio")
+            raise Failure("ASSET.INVALID", "audioUri: no speech was found in the audio")
         total = len(source_clip.samples)
         dub = place(spoken, clips, total)
         if speech_estimate is None:

@@ -27,7 +27,8 @@ import numpy.typing as npt
 from scipy.signal import butter, istft, sosfilt
 
 from taxiway.engines.audio.codec import Clip, artifact, normalize
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.errors import Failure
 
 RATE = 44100
 MIN_SECONDS = 0.5
@@ -630,10 +631,10 @@ class SoundEffectEngine:
         params = request.params
         prompt = str(params.get("promptText", "")).strip()
         if not prompt:
-            raise EngineFailure("INPUT.INVALID", "promptText: must not be empty")
+            raise Failure("INPUT.INVALID", "promptText: must not be empty")
         duration = params.get("duration")
         if duration is not None and not MIN_SECONDS <= float(duration) <= MAX_SECONDS:
-            raise EngineFailure("INPUT.INVALID", f"duration: must be between {MIN_SECONDS} and {MAX_SECONDS}")
+            raise Failure("INPUT.INVALID", f"duration: must be between {MIN_SECONDS} and {MAX_SECONDS}")
         context.progress(0.0)
         clip = render(
             prompt,

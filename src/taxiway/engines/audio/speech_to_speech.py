@@ -15,7 +15,8 @@ from taxiway.engines.audio import codec, conversion
 from taxiway.engines.audio.codec import Clip
 from taxiway.engines.audio.text_to_speech import preset_id
 from taxiway.engines.audio.voices import PRESETS
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.errors import Failure
 
 # WORLD is run at this rate: all of speech's energy is below 12 kHz.
 RATE = 24_000
@@ -41,11 +42,11 @@ class SpeechToSpeechEngine:
         params = request.params
         voice = preset_id(params)
         if voice not in PRESETS:
-            raise EngineFailure("INPUT.INVALID", f"voice: unknown preset {voice!r}")
+            raise Failure("INPUT.INVALID", f"voice: unknown preset {voice!r}")
         media = params.get("media")
         uri = media.get("uri") if isinstance(media, Mapping) else None
         if not isinstance(uri, str):
-            raise EngineFailure("INPUT.INVALID", "media: an audio or video uri is required")
+            raise Failure("INPUT.INVALID", "media: an audio or video uri is required")
         context.progress(0.0)
         clip = codec.decode(request.asset(uri), RATE, "media")
         context.progress(0.1)
@@ -53,11 +54,11 @@ class SpeechToSpeechEngine:
             clip = denoise(clip)
             context.progress(0.3)
         if codec.rms(clip.samples) < SILENCE_RMS:
-            raise EngineFailure("ASSET.INVALID", "media: no speech found")
+            raise Failure("ASSET.INVALID", "media: no speech found")
         try:
             converted = conversion.convert(clip, PRESETS[voice])
         except ValueError:
-            raise EngineFailure("ASSET.INVALID", "media: no speech found") from None
+            raise Failure("ASSET.INVALID", "media: no speech found") from None
         context.progress(0.9)
         artifact = codec.artifact(converted, "speech")
         context.progress(1.0)

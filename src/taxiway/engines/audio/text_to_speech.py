@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from taxiway.engines.audio import codec, tts
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.errors import Failure
 
 
 def preset_id(params: Mapping[str, Any]) -> str:
     voice = params.get("voice")
     if not isinstance(voice, Mapping) or not isinstance(voice.get("presetId"), str):
-        raise EngineFailure("INPUT.INVALID", "voice: a runway-preset voice with a presetId is required")
+        raise Failure("INPUT.INVALID", "voice: a runway-preset voice with a presetId is required")
     return str(voice["presetId"])
 
 
@@ -34,11 +35,11 @@ class TextToSpeechEngine:
                 on_sentence=lambda done, total: context.progress(0.95 * done / total),
             )
         except tts.UnsupportedLanguage as error:
-            raise EngineFailure("ASSET.INVALID", f"languageCode: {error}") from None
+            raise Failure("ASSET.INVALID", f"languageCode: {error}") from None
         except KeyError:
-            raise EngineFailure("INPUT.INVALID", f"voice: unknown preset {voice!r}") from None
+            raise Failure("INPUT.INVALID", f"voice: unknown preset {voice!r}") from None
         except ValueError as error:
-            raise EngineFailure("INPUT.INVALID", f"promptText: {error}") from None
+            raise Failure("INPUT.INVALID", f"promptText: {error}") from None
         artifact = codec.artifact(clip, "speech")
         context.progress(1.0)
         return [artifact]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from taxiway.engines.audio import isolation
 from taxiway.engines.audio.codec import artifact, decode
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.errors import Failure
 
 MIN_SECONDS = 4.6
 MAX_SECONDS = 3600.0
@@ -17,7 +18,7 @@ class VoiceIsolationEngine:
         uri = str(request.params["audioUri"])
         clip = decode(request.asset(uri), isolation.RATE, "audioUri")
         if not MIN_SECONDS <= clip.seconds <= MAX_SECONDS:
-            raise EngineFailure(
+            raise Failure(
                 "ASSET.INVALID",
                 f"audioUri: the audio is {clip.seconds:.1f} seconds long; "
                 f"it must be between {MIN_SECONDS} and {MAX_SECONDS:.0f} seconds",

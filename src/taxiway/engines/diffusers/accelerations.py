@@ -17,8 +17,8 @@ from typing import Any, get_args
 
 import torch
 
+from taxiway.config import CompileMode, CompileScope
 from taxiway.engines.diffusers import pipelines
-from taxiway.engines.diffusers.weights import CompileMode, CompileScope
 
 log = logging.getLogger("taxiway.diffusers")
 

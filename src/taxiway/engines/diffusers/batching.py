@@ -15,7 +15,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from taxiway.engines.base import EngineFailure, RunContext, TaskCancelled
+from taxiway.engines.base import RunContext, TaskCancelled
+from taxiway.errors import Failure
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -36,7 +37,7 @@ class Job(Generic[Item, Result]):
     def outcome(self) -> Result:
         self.context.check_cancelled()
         if self.error is not None:
-            if self.ran_here or isinstance(self.error, EngineFailure | TaskCancelled):
+            if self.ran_here or isinstance(self.error, Failure | TaskCancelled):
                 raise self.error
             raise RuntimeError("the batched generation failed") from self.error
         assert self.result is not None

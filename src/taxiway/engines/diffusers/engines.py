@@ -23,20 +23,14 @@ from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
 from taxiway.catalog.models import ModelSpec
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.config import WeightsEntry
+from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.diffusers import pipelines
 from taxiway.engines.diffusers.batching import Job
 from taxiway.engines.diffusers.geometry import cover_crop, pipeline_frames, request_size, retime
 from taxiway.engines.diffusers.residency import Resident, acquire, free_device_memory
 from taxiway.engines.diffusers.runtime import DiffusersRuntime, shared_runtime
-from taxiway.engines.diffusers.weights import (
-    IMAGE_ENGINE,
-    VIDEO_ENGINE,
-    Family,
-    FolderInfo,
-    Kind,
-    WeightsEntry,
-)
+from taxiway.engines.diffusers.weights import IMAGE_ENGINE, VIDEO_ENGINE, Family, FolderInfo, Kind
 from taxiway.engines.offline.video_common import (
     clip_seconds,
     frame_total,
@@ -45,6 +39,7 @@ from taxiway.engines.offline.video_common import (
     render_video,
 )
 from taxiway.engines.png_encode import encode_png
+from taxiway.errors import Failure
 
 log = logging.getLogger("taxiway.diffusers")
 
@@ -294,13 +289,13 @@ class DiffusersVideoEngine(_RuntimeEngine):
         size = output_size(request.params.get("ratio"), "1280:720")
         first, last = _keyframes(request)
         if first is not None and not family.takes_first_frame:
-            raise EngineFailure(
+            raise Failure(
                 "INTERNAL",
                 f"model {request.model}: {weights.path} holds {info.class_name}, which cannot start from an "
                 "image; configure an image-to-video folder for image_to_video",
             )
         if first is None and family.takes_first_frame and info.class_name != "LTXConditionPipeline":
-            raise EngineFailure(
+            raise Failure(
                 "INTERNAL",
                 f"model {request.model}: {weights.path} holds {info.class_name}, which needs an image",
             )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from taxiway.engines.diffusers.weights import WeightsEntry
+from taxiway.config import WeightsEntry
 
 
 def generation_size(width: int, height: int, multiple: int, max_area: int | None = None) -> tuple[int, int]:

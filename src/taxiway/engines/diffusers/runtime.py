@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from taxiway.config import Settings
-from taxiway.engines.base import EngineFailure, EngineRequest
+from taxiway.config import Settings, WeightsConfig, WeightsEntry
+from taxiway.engines.base import EngineRequest
 from taxiway.engines.diffusers import pipelines
 from taxiway.engines.diffusers.accelerations import Accelerations
 from taxiway.engines.diffusers.batching import Batcher
@@ -26,12 +26,11 @@ from taxiway.engines.diffusers.weights import (
     STATE_FILE,
     FolderInfo,
     Kind,
-    WeightsConfig,
-    WeightsEntry,
     WeightsUnavailable,
     inspect_folder,
     lookup,
 )
+from taxiway.errors import Failure
 
 log = logging.getLogger("taxiway.diffusers")
 
@@ -102,13 +101,13 @@ class DiffusersRuntime:
         """The request's weights, or an INTERNAL failure naming the model and folder (never a hang)."""
         weights = lookup(self.options.weights, request.endpoint, request.model)
         if weights is None:
-            raise EngineFailure("INTERNAL", f"model {request.model} has no weights folder configured")
+            raise Failure("INTERNAL", f"model {request.model} has no weights folder configured")
         try:
             info = inspect_folder(weights.path)
         except WeightsUnavailable as error:
-            raise EngineFailure("INTERNAL", f"model {request.model}: {error}") from None
+            raise Failure("INTERNAL", f"model {request.model}: {error}") from None
         if info.family.kind is not kind:
-            raise EngineFailure(
+            raise Failure(
                 "INTERNAL",
                 f"model {request.model}: {weights.path} holds {info.class_name}, not a {kind} pipeline",
             )
@@ -127,9 +126,7 @@ class DiffusersRuntime:
         except (OSError, ValueError) as error:
             # Truncated or mismatched files: the operator must fix the folder; retrying cannot help.
             log.exception("could not load %s", info.path)
-            raise EngineFailure(
-                "INTERNAL", f"weights folder {info.path} could not be loaded: {error}"
-            ) from None
+            raise Failure("INTERNAL", f"weights folder {info.path} could not be loaded: {error}") from None
         resident = Resident(info, pipe, pipelines.resident_bytes(pipe))
         if accelerations.compile:
             self._compile(resident)

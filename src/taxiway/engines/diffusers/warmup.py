@@ -21,6 +21,7 @@ from PIL import Image
 
 from taxiway.catalog import CATALOG
 from taxiway.catalog.models import ModelSpec
+from taxiway.config import WeightsEntry
 from taxiway.engines.diffusers import pipelines
 from taxiway.engines.diffusers.engines import image_call, video_call, video_conditioning
 from taxiway.engines.diffusers.geometry import pipeline_frames, request_size
@@ -30,7 +31,6 @@ from taxiway.engines.diffusers.weights import (
     VIDEO_ENGINE,
     FolderInfo,
     Kind,
-    WeightsEntry,
     WeightsUnavailable,
     inspect_folder,
     lookup,

@@ -13,39 +13,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from taxiway.config import WeightsConfig, WeightsEntry
 
 IMAGE_ENGINE = "diffusers-image"
 VIDEO_ENGINE = "diffusers-video"
 ENGINE_NAMES = (IMAGE_ENGINE, VIDEO_ENGINE)
 STATE_FILE = "diffusers-state.json"  # in the data dir, written by the server's engines
-# torch.compile's modes ("reduce-overhead" replays CUDA graphs) and how much of a denoiser is compiled.
-CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
-CompileScope = Literal["full", "blocks"]
-
-
-class WeightsEntry(BaseModel):
-    """A weights folder and the per-model sampler settings; unset values keep the pipeline's defaults."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: Path
-    steps: int | None = Field(default=None, ge=1, le=200)
-    guidance_scale: float | None = Field(default=None, ge=0)
-    negative_prompt: str | None = None
-    # Largest generated area in pixels: the output is resized to the requested ratio afterwards, so a
-    # model trained at 480p is not asked for 1080p (and tests stay tiny).
-    max_area: int | None = Field(default=None, ge=64)
-    # Sizes the model was trained at ("832x480"): each request is made at the one closest in aspect and
-    # fitted to its ratio afterwards. Takes precedence over `max_area`.
-    sizes: tuple[Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*x[1-9][0-9]*$")], ...] = ()
-    # Most frames one video generation may have; longer durations are re-timed from fewer frames.
-    max_frames: int | None = Field(default=None, ge=1)
-
-
-WeightsConfig = Mapping[str, "Path | WeightsEntry"]
 
 
 class Kind(StrEnum):

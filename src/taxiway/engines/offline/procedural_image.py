@@ -30,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.png_encode import encode_png
+from taxiway.errors import Failure
 
 Rgb = tuple[float, float, float]
 FloatArray = npt.NDArray[np.floating[Any]]  # float32 at run time; numpy's annotations widen mixed arithmetic
@@ -406,11 +407,11 @@ def load_references(
             else:
                 continue
             images.append(_open_image(data, max_side))
-        except EngineFailure:
+        except Failure:
             raise
         # binascii.Error is a ValueError; Pillow reports broken or unknown data as OSError.
         except (ValueError, OSError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-            raise EngineFailure(
+            raise Failure(
                 "ASSET.INVALID", f"referenceImages[{index}] could not be decoded as an image"
             ) from error
     return images

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.video_common import (
     audio_bed,
     clip_seconds,
@@ -34,6 +34,7 @@ from taxiway.engines.offline.video_common import (
     warp,
 )
 from taxiway.engines.offline.video_encode import FPS
+from taxiway.errors import Failure
 
 _RATIO_DEFAULTS: Mapping[str, str] = {"gen3a_turbo": "1280:768"}
 
@@ -127,7 +128,7 @@ def keyframe_uris(prompt_image: Any) -> tuple[str, str | None]:
         return prompt_image, None
     items = [item for item in prompt_image or () if isinstance(item, Mapping) and item.get("uri")]
     if not items:
-        raise EngineFailure("ASSET.INVALID", "promptImage has no usable image")
+        raise Failure("ASSET.INVALID", "promptImage has no usable image")
     first = next((str(i["uri"]) for i in items if i.get("position") == "first"), None)
     last = next((str(i["uri"]) for i in items if i.get("position") == "last"), None)
     unplaced = next((str(i["uri"]) for i in items if i.get("position") not in ("first", "last")), None)

@@ -18,7 +18,7 @@ from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
 from taxiway.catalog.video_models import PRORES_DEFAULT_PROFILE
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.procedural_image import _open_image, generator_for, parse_ratio
 from taxiway.engines.offline.video_encode import (
     FPS,
@@ -30,6 +30,7 @@ from taxiway.engines.offline.video_encode import (
     synthesize_ambience,
 )
 from taxiway.engines.offline.video_formats import write_video
+from taxiway.errors import Failure
 
 MAX_INPUT_SECONDS = 30.0
 MAX_IMAGE_SIDE = 4096
@@ -125,7 +126,7 @@ def load_image(request: EngineRequest, uri: str, field: str) -> Image.Image:
         return _open_image(data, MAX_IMAGE_SIDE).convert("RGB")
     # Pillow reports broken or unknown data as OSError (UnidentifiedImageError) or one of these.
     except (ValueError, OSError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-        raise EngineFailure("ASSET.INVALID", f"{field} could not be decoded as an image") from error
+        raise Failure("ASSET.INVALID", f"{field} could not be decoded as an image") from error
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class InputVideo:
         try:
             yield from decode_frames(self.data, count, loop=loop, duration=self.info.duration)
         except InvalidMedia as error:
-            raise EngineFailure("ASSET.INVALID", f"{self.field} could not be decoded as a video") from error
+            raise Failure("ASSET.INVALID", f"{self.field} could not be decoded as a video") from error
 
 
 def load_video(request: EngineRequest, uri: str, field: str) -> InputVideo:
@@ -152,7 +153,7 @@ def load_video(request: EngineRequest, uri: str, field: str) -> InputVideo:
     try:
         info = probe_video(data)
     except InvalidMedia as error:
-        raise EngineFailure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
+        raise Failure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
     return InputVideo(data, info, field)
 
 

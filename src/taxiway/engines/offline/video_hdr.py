@@ -45,7 +45,7 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation
 
 from taxiway.catalog.video_models import MAX_HDR_INPUT_SECONDS, PRORES_DEFAULT_PROFILE
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.video_common import PROGRESS_EVERY
 from taxiway.engines.offline.video_encode import FPS, SAMPLE_RATE, FloatArray, InvalidMedia, probe_video
 from taxiway.engines.offline.video_formats import (
@@ -57,8 +57,8 @@ from taxiway.engines.offline.video_formats import (
     wav_bytes,
     write_video,
 )
+from taxiway.errors import ASSET_INVALID, Failure
 
-ASSET_INVALID = "ASSET.INVALID"
 PEAK_NITS = 1000.0  # the HDR10 mastering display the writers declare, and HLG's nominal display
 DIFFUSE_WHITE_SIGNAL = 0.9
 DIFFUSE_WHITE = DIFFUSE_WHITE_SIGNAL**2.4  # BT.1886 light of SDR diffuse white, 1.0 = SDR peak
@@ -121,8 +121,8 @@ class Source:
         return max(2, self.width - self.width % 2), max(2, self.height - self.height % 2)
 
 
-def _invalid(field: str, reason: str) -> EngineFailure:
-    return EngineFailure(ASSET_INVALID, f"{field}: {reason}")
+def _invalid(field: str, reason: str) -> Failure:
+    return Failure(ASSET_INVALID, f"{field}: {reason}")
 
 
 def _decoder(stream: av.VideoStream) -> Any:

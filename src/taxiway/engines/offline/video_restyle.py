@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.procedural_image import (
     COLOURS,
     FloatArray,
@@ -51,6 +51,7 @@ from taxiway.engines.offline.video_common import (
     warp,
 )
 from taxiway.engines.offline.video_encode import FPS
+from taxiway.errors import Failure
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709, matching the encoder's colour matrix
 _GRAIN_VARIANTS = 4
@@ -509,7 +510,7 @@ class _RubberSheet:
 def _asset_ref(params: Mapping[str, Any], field: str) -> tuple[str, str]:
     value = params.get(field)
     if not isinstance(value, Mapping) or not value.get("uri"):
-        raise EngineFailure("ASSET.INVALID", f"{field}.uri is required")
+        raise Failure("ASSET.INVALID", f"{field}.uri is required")
     return str(value.get("type", "image")), str(value["uri"])
 
 

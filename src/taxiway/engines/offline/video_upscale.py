@@ -15,9 +15,10 @@ from __future__ import annotations
 from av.video.reformatter import Interpolation
 from PIL import Image, ImageFilter
 
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.video_common import MAX_INPUT_SECONDS, frame_total, load_video, render_video
 from taxiway.engines.offline.video_encode import FPS
+from taxiway.errors import Failure
 
 FACTOR = 4
 MAX_SIDE = 4096
@@ -45,7 +46,7 @@ class UpscaleEngine:
         video = load_video(request, str(request.params.get("videoUri", "")), "videoUri")
         info = video.info
         if info.duration > MAX_INPUT_SECONDS + 0.5 / FPS:
-            raise EngineFailure("ASSET.INVALID", "videoUri: video must be at most 30 seconds")
+            raise Failure("ASSET.INVALID", "videoUri: video must be at most 30 seconds")
         size = upscale_size(info.width, info.height)
         count = frame_total(info.duration)
         context.progress(0.05)

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.billing.tiers import limits_for
 from taxiway.db.tables import Task
+from taxiway.status import ACTIVE, TaskStatus
 from taxiway.tasks import repository
-from taxiway.tasks.state import ACTIVE, TaskStatus
 
 Waiting = tuple[str, str | None, datetime]  # (task id, API key id, created at)
 
