@@ -14,7 +14,7 @@ from runwayml import RunwayML
 
 from support.clients import sdk
 from support.https_assets import AssetServer
-from support.server import Server
+from support.server import OPERATOR_TOKEN, Server
 
 # CI runs every property test on the same examples, so a red build always reproduces.
 settings.register_profile("ci", derandomize=True)
@@ -33,6 +33,17 @@ def fast_sdk_polling(monkeypatch: pytest.MonkeyPatch) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One shared server with the default offline engines."""
     srv = Server(tmp_path_factory.mktemp("server")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A shared test-mode server with the operator API on (token `support.server.OPERATOR_TOKEN`)."""
+    srv = Server(
+        tmp_path_factory.mktemp("operator-server"),
+        env={"TAXIWAY_OPERATOR_TOKEN": OPERATOR_TOKEN, "TAXIWAY_TEST_MODE": "1"},
+    ).start()
     yield srv
     srv.stop()
 

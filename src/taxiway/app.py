@@ -17,10 +17,12 @@ from rich.console import Console
 from taxiway import __version__, clock
 from taxiway.api import (
     avatars,
+    console,
     conversations,
     documents,
     errors,
     generation,
+    operator,
     organization,
     outputs,
     realtime,
@@ -35,6 +37,7 @@ from taxiway.assets.sweeper import UploadSweeper
 from taxiway.avatars.processing import AvatarProcessor
 from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
+from taxiway.console import pages
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.engines import cache as engine_cache
 from taxiway.engines.diffusers.weights import ENGINE_NAMES as DIFFUSERS_ENGINES
@@ -134,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="A self-hosted, drop-in implementation of the Runway developer API (version 2024-11-06).",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     app.include_router(tasks.router)
@@ -146,6 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime.router)
     app.include_router(conversations.router)
     app.include_router(voices.router)
+    app.include_router(console.router)
+    app.include_router(operator.router)
+    pages.install(app, settings)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, plus the request bodies parsed by hand (the catalog's, avatars', documents',

@@ -226,10 +226,7 @@ async def _scope(session: AsyncSession, org: str, key: str | None) -> tuple[str,
     organization = await repository.find_organization(session, org)
     if key is None:
         return organization.id, None
-    for record in await repository.list_keys(session, organization.id):
-        if key in (record.id, record.prefix):
-            return organization.id, record.id
-    raise repository.NotFound(f"no API key {key!r} in {org}")
+    return organization.id, (await repository.find_key(session, organization.id, key)).id
 
 
 @simulate_app.command("set")

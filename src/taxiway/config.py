@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     )
     bootstrap_credits: int = Field(default=10_000, ge=0)
     bootstrap_tier: int = Field(default=1, ge=1, le=5)
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the operator API and the console's operator view; unset: both off",
+    )
     signing_secret: SecretStr | None = Field(
         default=None, description="HMAC secret for output URLs; generated and kept in <data-dir> if unset"
     )

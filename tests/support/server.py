@@ -17,6 +17,8 @@ import httpx
 from taxiway.accounts.keys import generate_key
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
+# The operator token of the `operator_server` fixture (operator API and console operator view on).
+OPERATOR_TOKEN = "operator-token-for-tests"
 # Files engines derive from packaged models (joined Whisper weights…), shared by every test server.
 ENGINE_CACHE = Path(tempfile.gettempdir()) / f"taxiway-test-engine-cache-{os.getuid()}"
 os.environ.setdefault("TAXIWAY_CACHE_DIR", str(ENGINE_CACHE))

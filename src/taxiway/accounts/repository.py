@@ -28,6 +28,8 @@ class NotFound(LookupError):
 
 
 async def create_organization(session: AsyncSession, name: str, tier: int, credits: int) -> Organization:
+    if await session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
+        raise ValueError(f"an organization named {name!r} already exists")
     org = Organization(id=str(uuid.uuid4()), name=name, tier=tier, ledger_version=0, created_at=utcnow())
     session.add(org)
     await session.flush()
@@ -90,6 +92,14 @@ async def list_keys(session: AsyncSession, organization_id: str) -> list[ApiKey]
         select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.created_at)
     )
     return list(result)
+
+
+async def find_key(session: AsyncSession, organization_id: str, key_id_or_prefix: str) -> ApiKey:
+    """One of an organization's keys, by id or displayed prefix."""
+    for record in await list_keys(session, organization_id):
+        if key_id_or_prefix in (record.id, record.prefix):
+            return record
+    raise NotFound(f"no API key {key_id_or_prefix!r} in this organization")
 
 
 async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> ApiKey:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taxiway.clock import utcnow
@@ -70,3 +72,42 @@ async def count_active(session: AsyncSession, organization_id: str, model: str) 
         )
     )
     return int(count or 0)
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which of an organization's tasks a listing shows; None fields do not filter."""
+
+    statuses: tuple[TaskStatus, ...] = ()
+    endpoint: str | None = None
+    model: str | None = None
+
+
+_LIST_COLUMNS = (
+    *_VIEW_COLUMNS, Task.endpoint, Task.model, Task.params, Task.started_at, Task.finished_at,
+)  # fmt: skip
+
+
+async def list_page(
+    connection: AsyncConnection,
+    organization_id: str,
+    where: TaskFilter,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[Row[Any]]:
+    """An organization's visible tasks, newest first, starting after `(created_at, id)` of the last
+    row already served, so a page is stable however many tasks arrive meanwhile."""
+    query = select(*_LIST_COLUMNS).where(Task.organization_id == organization_id, Task.deleted_at.is_(None))
+    if where.statuses:
+        query = query.where(Task.status.in_([s.value for s in where.statuses]))
+    if where.endpoint:
+        query = query.where(Task.endpoint == where.endpoint)
+    if where.model:
+        query = query.where(Task.model == where.model)
+    if after is not None:
+        moment, task_id = after
+        query = query.where(
+            or_(Task.created_at < moment, and_(Task.created_at == moment, Task.id < task_id))
+        )
+    query = query.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
+    return list((await connection.execute(query)).all())

@@ -81,13 +81,15 @@ async def store(
     await session.merge(Setting(key=key, value=json.dumps(asdict(policy))))
 
 
+async def stored(session: AsyncSession, organization_id: str, api_key_id: str | None) -> Policy | None:
+    """The policy set for exactly this scope: the key's, or with no key the organization's."""
+    row = await session.get(Setting, _setting_key(organization_id, api_key_id))
+    return Policy(**json.loads(row.value)) if row is not None else None
+
+
 async def load(session: AsyncSession, organization_id: str, api_key_id: str) -> Policy | None:
     """The key's own policy, else its organization's."""
-    for key in (_setting_key(organization_id, api_key_id), _setting_key(organization_id, None)):
-        row = await session.get(Setting, key)
-        if row is not None:
-            return Policy(**json.loads(row.value))
-    return None
+    return await stored(session, organization_id, api_key_id) or await stored(session, organization_id, None)
 
 
 def draw(policy: Policy, identity: str, raw_body: bytes) -> Simulation | None:
