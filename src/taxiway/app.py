@@ -29,6 +29,7 @@ from taxiway.api import (
     tasks,
     uploads,
     voices,
+    workflows,
 )
 from taxiway.api.limits import BodySizeLimit
 from taxiway.api.state import AppState
@@ -49,6 +50,8 @@ from taxiway.storage.blobs import LocalBlobStore
 from taxiway.storage.signing import UrlSigner
 from taxiway.tasks.scheduler import Scheduler
 from taxiway.voices.processing import VoiceProcessor
+from taxiway.workflows import repository as workflow_repository
+from taxiway.workflows.runner import WorkflowRunner
 
 log = logging.getLogger("taxiway")
 
@@ -59,6 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Checked before anything opens: a bad definition stops the server with the file's problems.
+        folder_workflows = (
+            workflow_repository.load_directory(settings.workflows_dir) if settings.workflows_dir else []
+        )
         engine_cache.configure(settings.data_dir)
         engine = create_engine(settings.resolved_database_url)
         await upgrade_schema(engine)
@@ -99,7 +106,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"[bold]API key for organization 'default'[/bold] (shown once): [green]{new_key}[/green]",
                 soft_wrap=True,
             )
+        async with sessions.begin() as session:
+            await workflow_repository.publish_all(session, folder_workflows)
         await scheduler.start()
+        app.state.workflow_runner = workflow_runner = WorkflowRunner(sessions, assets, scheduler.wake)
+        await workflow_runner.start()
         if settings.diffusers_warmup and any(name in DIFFUSERS_ENGINES for name in settings.engines.values()):
             from taxiway.engines.diffusers import runtime, warmup  # torch is imported only when needed
 
@@ -125,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await realtime_sessions.stop()
             await avatar_processor.stop()
             await voice_processor.stop()
+            await workflow_runner.stop()
             await scheduler.stop()
             if follow_clock:
                 follow_clock.cancel()
@@ -151,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime.router)
     app.include_router(conversations.router)
     app.include_router(voices.router)
+    app.include_router(workflows.router)
     app.include_router(console.router)
     app.include_router(operator.router)
     pages.install(app, settings)

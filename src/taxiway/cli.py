@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +25,7 @@ from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.engines.diffusers.weights import STATE_FILE as WEIGHTS_STATE
 from taxiway.engines.diffusers.weights import describe as describe_weights
 from taxiway.testmode import policy
+from taxiway.workflows import repository as workflows
 
 app = typer.Typer(help="taxiway: a self-hosted Runway developer API.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (shown once at creation, stored hashed).", no_args_is_help=True)
@@ -39,6 +42,11 @@ simulate_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(simulate_app, name="simulate")
+workflows_app = typer.Typer(
+    help="Workflows: node graphs of catalog endpoints, published in versions for the API's /v1/workflows.",
+    no_args_is_help=True,
+)
+app.add_typer(workflows_app, name="workflows")
 console = Console()
 T = TypeVar("T")
 
@@ -71,7 +79,7 @@ def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T
     try:
         return asyncio.run(run())
     except (repository.NotFound, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 
@@ -355,6 +363,93 @@ def keys_revoke(
         console.print(f"revoked {record.prefix}… ({record.id})")
 
     _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+OrgOption = Annotated[
+    str | None, typer.Option("--org", help="Only for this organization (name or id); default: every one")
+]
+
+
+async def _org_id(session: AsyncSession, org: str | None) -> str | None:
+    return None if org is None else (await repository.find_organization(session, org)).id
+
+
+@workflows_app.command("add")
+def workflows_add(
+    file: Annotated[Path, typer.Argument(help="A workflow definition: {name, description?, graph}")],
+    org: OrgOption = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Check a definition against the catalog and publish it as the next version of its name."""
+
+    async def work(session: AsyncSession) -> workflows.Added:
+        definition = workflows.load_file(file)
+        return await workflows.add_version(session, definition, await _org_id(session, org))
+
+    added = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    row = added.workflow
+    state = "published" if added.created else "unchanged, already"
+    console.print(f"{row.name!r} {state} version {row.version}: [bold]{row.id}[/bold]")
+
+
+@workflows_app.command("list")
+def workflows_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Every published version, newest first per name."""
+
+    async def work(session: AsyncSession) -> None:
+        table = Table("name", "version", "id", "organization", "nodes", "created")
+        for row in await workflows.all_versions(session):
+            nodes = str(len(row.graph.get("nodes", [])))
+            org = row.organization_id or "every"
+            table.add_row(row.name, str(row.version), row.id, org, nodes, row.created_at.isoformat())
+        console.print(table)
+
+    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+
+
+VersionOption = Annotated[int | None, typer.Option("--version", min=1, help="One version of the name")]
+
+
+@workflows_app.command("show")
+def workflows_show(
+    workflow: Annotated[str, typer.Argument(help="Version id, or a name (its newest version)")],
+    version: VersionOption = None,
+    org: OrgOption = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a version's definition as JSON, as `add` takes it."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        found = await workflows.find(session, workflow, await _org_id(session, org), version)
+        if not found:
+            raise repository.NotFound(f"no workflow {workflow!r}")
+        row = found[0]
+        return {"name": row.name, "description": row.description, "version": row.version, "graph": row.graph}
+
+    shown = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    typer.echo(json.dumps(shown, indent=2))
+
+
+@workflows_app.command("remove")
+def workflows_remove(
+    workflow: Annotated[str, typer.Argument(help="Version id, or a name (all its versions)")],
+    version: VersionOption = None,
+    org: OrgOption = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Unpublish versions; runs already started finish on their own copy of the graph."""
+
+    async def work(session: AsyncSession) -> int:
+        found = await workflows.find(session, workflow, await _org_id(session, org), version)
+        if not found:
+            raise repository.NotFound(f"no workflow {workflow!r}")
+        return await workflows.remove(session, found)
+
+    removed = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    console.print(f"removed {removed} version{'s' if removed != 1 else ''} of {workflow!r}")
 
 
 @app.command()

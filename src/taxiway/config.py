@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     asset_ca_bundle: Path | None = Field(
         default=None, description="Extra CA certificates (PEM) for asset URLs"
     )
+    workflows_dir: Path | None = Field(
+        default=None,
+        description="Folder of workflow definitions (*.json), published at start-up (a changed file as a new "
+        "version); the server refuses to start while one is invalid",
+    )
     engines: dict[str, str] = Field(
         default_factory=dict,
         description="Model id -> engine (built-in name or `module:attribute`), e.g. a GPU engine",

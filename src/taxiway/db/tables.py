@@ -283,3 +283,62 @@ class AvatarConversationTurn(Base):
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     tool_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class Workflow(Base):
+    """One published version of an operator-defined workflow graph; versions of a name share a scope
+    (every organization when `organization_id` is null, else that one organization)."""
+
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    graph: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_workflows_name_version", "name", "version"),)
+
+
+class WorkflowInvocation(Base):
+    """A run of a workflow version. The graph and its input values are copied in, so removing the
+    version never strands a run; `status` is stored once terminal and derived from the nodes before."""
+
+    __tablename__ = "workflow_invocations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    workflow_id: Mapped[str] = mapped_column(String(36))
+    graph: Mapped[dict[str, Any]]
+    # Input nodes' values after the run's `nodeOutputs`: {nodeId: {key: {type, value | uri}}}.
+    inputs: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    failure: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_workflow_invocations_status", "status"),
+        Index("ix_workflow_invocations_org_created", "organization_id", "created_at"),
+    )
+
+
+class WorkflowNodeRun(Base):
+    """One generation node of an invocation: waiting for its inputs, submitted as a task, or not run
+    (`refused` at submission, `skipped` because an input failed) with the reason."""
+
+    __tablename__ = "workflow_node_runs"
+
+    invocation_id: Mapped[str] = mapped_column(
+        ForeignKey("workflow_invocations.id", ondelete="CASCADE"), primary_key=True
+    )
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    error: Mapped[str | None] = mapped_column(Text)

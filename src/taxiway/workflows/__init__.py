@@ -1,0 +1,1 @@
+"""Operator-defined workflow graphs, run node by node as tasks."""

@@ -1,0 +1,83 @@
+"""The background loop that moves active workflow invocations on as their nodes' tasks finish.
+
+It keeps no state of its own: each pass reads the active invocations from the database, so a
+restarted server picks up where the last one stopped (the scheduler requeues interrupted tasks).
+Passes are frequent while invocations are active and rare when none is; a new run wakes it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from taxiway.assets.intake import AssetIntake
+from taxiway.db.tables import WorkflowInvocation
+from taxiway.workflows.invocations import ACTIVE, Advance, active_ids
+
+log = logging.getLogger("taxiway.workflows")
+
+ACTIVE_POLL_SECONDS = 0.25
+IDLE_POLL_SECONDS = 2.0
+
+
+class WorkflowRunner:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        intake: AssetIntake,
+        wake_tasks: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._intake = intake
+        self._wake_tasks = wake_tasks
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._forever(), name="taxiway-workflows")
+
+    async def stop(self) -> None:
+        if self._loop_task:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _forever(self) -> None:
+        while True:
+            self._wake.clear()
+            active = 0
+            try:
+                active = await self.pass_once()
+            except Exception:
+                log.exception("workflow pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=ACTIVE_POLL_SECONDS if active else IDLE_POLL_SECONDS
+                )
+
+    async def pass_once(self) -> int:
+        """Advance every active invocation once; how many were active."""
+        async with self._sessions() as session:
+            ids = await active_ids(session)
+        for invocation_id in ids:
+            try:
+                await self.advance(invocation_id)
+            except Exception:
+                log.exception("workflow invocation %s could not be advanced; retrying", invocation_id)
+        return len(ids)
+
+    async def advance(self, invocation_id: str) -> None:
+        async with self._sessions.begin() as session:
+            invocation = await session.get(WorkflowInvocation, invocation_id)
+            if invocation is None or invocation.status != ACTIVE:
+                return
+            step = Advance(session, self._intake, invocation)
+            await step.run()
+        if step.submitted:
+            self._wake_tasks()
