@@ -60,11 +60,24 @@ def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
     errors: list[str] = []
+    elsewhere: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+
+    def outside(request: Any) -> None:
+        if not request.url.startswith(("http://127.0.0.1:", "data:", "blob:")):
+            elsewhere.append(request.url)
+
+    def blocked(request: Any) -> None:
+        if request.failure == "csp":  # stopped by the page's Content-Security-Policy: it never left
+            elsewhere.remove(request.url)
+
+    tab.on("request", outside)
+    tab.on("requestfailed", blocked)
     yield tab
     tab.screenshot(path=str(tmp_path / "last.png"))  # for whoever debugs a failure; never committed
     context.close()
     assert not errors, errors
+    assert not elsewhere, f"the pages fetched from outside the server: {elsewhere}"
 
 
 def operator(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -212,3 +225,11 @@ def test_operator_creates_and_revokes_a_key(page: Page, operator_server: Server)
         arg=[f"{server.base_url}/v1/organization", headers],
         polling=250,
     )
+
+
+def test_api_reference_renders_offline(page: Page, server: Server) -> None:
+    page.goto(server.base_url + "/docs")
+    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/v1/text_to_image")).to_be_visible()
+    page.goto(server.base_url + "/redoc")
+    expect(page.get_by_text("/v1/text_to_image").first).to_be_attached()
+    expect(page.locator("h1").first).to_contain_text("taxiway")

@@ -97,6 +97,8 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_status_created", "status", "created_at"),
         Index("ix_tasks_org_model_status", "organization_id", "model", "status"),
+        # The console's task list: an organization's tasks, newest first, a page at a time.
+        Index("ix_tasks_org_created", "organization_id", "created_at", "id"),
     )
 
 

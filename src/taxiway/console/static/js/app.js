@@ -142,6 +142,7 @@ async function route() {
   const content = document.getElementById('content');
   if (!content) return;
   if (ctx.cleanup) { ctx.cleanup(); ctx.cleanup = null; }
+  for (const dialog of document.querySelectorAll('.modal')) dialog.remove();
   const [path, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
   let entry = VIEWS.find((v) => v.path === path && allowed(v));
   if (!entry) {

@@ -13,7 +13,7 @@ export function buildForm(schema, options = {}) {
     upload: options.upload,
     skip: new Set(options.skip || []),
   };
-  const root = objectControl(schema, '', ctx, options.prefill || {}, true);
+  const root = objectControl(resolve(schema, ctx), '', ctx, options.prefill || {}, true);
   return { element: root.el, value: () => root.value() || {} };
 }
 
