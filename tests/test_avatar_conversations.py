@@ -112,7 +112,7 @@ class LiveServer:
 
     @property
     def service(self) -> SessionService:
-        service: SessionService = self.app.state.realtime_sessions
+        service: SessionService = self.app.state.taxiway.realtime
         return service
 
     def _room(self) -> FakeRoom:

@@ -88,7 +88,7 @@ def graph() -> Graph:
 
 def test_the_graph_is_read_from_the_source(graph: Graph) -> None:
     assert {"api", "tasks", "engines", "storage", "catalog", "errors"} <= graph.keys()
-    assert {"tasks", "catalog", "storage"} <= graph["api"]
+    assert {"tasks", "catalog", "billing"} <= graph["api"]
     assert "errors" in graph["engines"]
 
 

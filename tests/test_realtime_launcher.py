@@ -51,17 +51,19 @@ async def wired(
     sessions = session_factory(engine)
     async with sessions.begin() as session:
         org = await create_organization(session, "launcher-org", 1, 1_000)
-    service = SessionService(sessions, settings, UrlSigner(b"k" * 32))
     rooms: list[FakeRoom] = []
 
     def room() -> FakeRoom:
         rooms.append(FakeRoom("worker:pending"))
         return rooms[-1]
 
-    launcher = OfflineWorkerLauncher(
-        service, LocalBlobStore(tmp_path / "blobs"), settings, room_factory=room, speech=ToneSpeech()
-    )
-    service.launcher = launcher
+    def workers(service: SessionService) -> OfflineWorkerLauncher:
+        store = LocalBlobStore(tmp_path / "blobs")
+        return OfflineWorkerLauncher(service, store, settings, room_factory=room, speech=ToneSpeech())
+
+    service = SessionService(sessions, settings, UrlSigner(b"k" * 32), workers)
+    launcher = service.launcher
+    assert isinstance(launcher, OfflineWorkerLauncher)
     yield service, launcher, rooms, org.id
     await launcher.close()
     clock.set_offset(0)

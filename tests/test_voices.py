@@ -76,7 +76,8 @@ def tone(seconds: float, amplitude: float = 0.0) -> str:
     return wav_uri(Clip((amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16_000))
 
 
-def wait_done(client: RunwayML, voice_id: str, timeout: float = 90) -> Any:
+def wait_done(client: RunwayML, voice_id: str, timeout: float = 600) -> Any:
+    """Until the voice is READY or FAILED; generously, as cloning takes minutes of CPU on a busy machine."""
     deadline = time.monotonic() + timeout
     while True:
         voice = client.voices.retrieve(voice_id)

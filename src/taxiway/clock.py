@@ -7,7 +7,6 @@ rolling 24-hour quota window. Outside test mode nothing reads the offset and the
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -60,9 +59,7 @@ async def store_offset(session: AsyncSession, seconds: float) -> None:
     await session.merge(Setting(key=OFFSET_SETTING, value=repr(float(seconds))))
 
 
-async def follow_stored_offset(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Test mode: pick up `taxiway clock` changes, at most once per second, until cancelled."""
-    while True:
-        async with sessions() as session:
-            set_offset(await stored_offset(session))
-        await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+async def load_offset(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Test mode: take up the time `taxiway clock` stored (the server reads it every second)."""
+    async with sessions() as session:
+        set_offset(await stored_offset(session))

@@ -11,7 +11,8 @@ from taxiway import API_VERSION, SUPPORTED_API_VERSIONS
 from taxiway.accounts.keys import hash_key
 from taxiway.accounts.repository import Principal, authenticate
 from taxiway.api.errors import ApiError
-from taxiway.api.state import AppState, app_state
+from taxiway.api.state import app_state
+from taxiway.services import Services
 
 # Authenticated keys are remembered briefly so polling does not hit the database for every call;
 # a revoked key stops working within this many seconds.
@@ -27,7 +28,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def require_principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+async def require_principal(request: Request, state: Annotated[Services, Depends(app_state)]) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise ApiError(401, "Missing API key. Send it as 'Authorization: Bearer <key>'.")
@@ -56,4 +57,4 @@ async def require_principal(request: Request, state: Annotated[AppState, Depends
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
-State = Annotated[AppState, Depends(app_state)]
+State = Annotated[Services, Depends(app_state)]

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,6 @@ from taxiway.assets.intake import AssetRejected
 from taxiway.assets.kinds import AssetKind
 from taxiway.avatars import processing, repository, service
 from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, BadCursor, Cursor
-from taxiway.avatars.processing import AvatarProcessor
 from taxiway.avatars.tokens import KNOWLEDGE_TOKEN_LIMIT
 from taxiway.avatars.voices import LIVE_VOICES, render_voice
 from taxiway.clock import iso_millis, utcnow
@@ -148,14 +147,6 @@ def blob_urls(request: Request, state: State) -> Callable[[str | None], str | No
     return url
 
 
-async def avatar_processor(request: Request) -> AvatarProcessor:
-    processor: AvatarProcessor = request.app.state.avatar_processor
-    return processor
-
-
-Processor = Annotated[AvatarProcessor, Depends(avatar_processor)]
-
-
 def render_avatar(
     avatar: Avatar,
     document_ids: Sequence[str],
@@ -244,9 +235,7 @@ _AVATAR_RESPONSES = error_responses(400, 401, 404)
     summary="Create an avatar; it is PROCESSING until its image is ready",
     openapi_extra=documented_body(AvatarCreate),
 )
-async def create_avatar(
-    request: Request, principal: CurrentPrincipal, state: State, processor: Processor
-) -> JSONResponse:
+async def create_avatar(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(AvatarCreate, raw, data, UNION_TAGS)
     await _check_voice(state, body.voice, principal.organization_id)
@@ -273,7 +262,7 @@ async def create_avatar(
     except service.KnowledgeLimitExceeded as exc:
         await state.store.delete_prefix(processing.avatar_prefix(avatar_id))
         raise knowledge_error(exc) from None
-    processor.submit(avatar.id)
+    state.avatars.submit(avatar.id)
     return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state), spoken))
 
 
@@ -297,7 +286,7 @@ async def get_avatar(
     summary="Update an avatar; `documentIds` replaces the attached set, `startScript: null` clears it",
 )
 async def update_avatar(
-    avatar_id: str, request: Request, principal: CurrentPrincipal, state: State, processor: Processor
+    avatar_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(AvatarUpdate, raw, data, UNION_TAGS)
@@ -352,7 +341,7 @@ async def update_avatar(
     except service.KnowledgeLimitExceeded as exc:
         raise knowledge_error(exc) from None
     if reprocess:
-        processor.submit(avatar.id)
+        state.avatars.submit(avatar.id)
     return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state), spoken))
 
 

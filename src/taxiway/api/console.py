@@ -78,7 +78,7 @@ async def list_tasks(
         raise ApiError(400, f"model: unknown model {model!r}")
     where = repository.TaskFilter(statuses=_statuses(status), endpoint=endpoint, model=model)
     after = cursor_after(cursor, _ORDER)
-    async with state.engine.connect() as connection:
+    async with state.database.connect() as connection:
         rows = await repository.list_page(
             connection,
             principal.organization_id,

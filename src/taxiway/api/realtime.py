@@ -196,9 +196,8 @@ def canonical_params(body: SessionCreate, allow_private: bool) -> dict[str, Any]
     return params
 
 
-async def session_service(request: Request) -> SessionService:
-    service: SessionService = request.app.state.realtime_sessions
-    return service
+async def session_service(state: State) -> SessionService:
+    return state.realtime
 
 
 Sessions = Annotated[SessionService, Depends(session_service)]

@@ -38,7 +38,7 @@ def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
     summary="Get a task: its status, progress, cost and, once succeeded, signed output URLs.",
 )
 async def get_task(task_id: str, request: Request, principal: CurrentPrincipal, state: State) -> Response:
-    async with state.engine.connect() as connection:
+    async with state.database.connect() as connection:
         task = await repository.read_view(connection, principal.organization_id, task_id)
     if task is None:
         raise ApiError(404, TASK_NOT_FOUND)

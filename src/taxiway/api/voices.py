@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,7 +27,6 @@ from taxiway.clock import iso_millis, utcnow
 from taxiway.db.tables import Voice
 from taxiway.engines.audio.voice_clone import MAX_SECONDS, MIN_SECONDS
 from taxiway.voices import processing, repository
-from taxiway.voices.processing import VoiceProcessor
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
 
@@ -101,14 +100,6 @@ def _issue(path: list[str], message: str, code: str = "custom") -> dict[str, Any
     return {"code": code, "path": path, "message": f"{'.'.join(path)}: {message}"}
 
 
-async def voice_processor(request: Request) -> VoiceProcessor:
-    processor: VoiceProcessor = request.app.state.voice_processor
-    return processor
-
-
-Processor = Annotated[VoiceProcessor, Depends(voice_processor)]
-
-
 def render_voice(voice: Voice, url: Callable[[str | None], str | None]) -> dict[str, Any]:
     """The Voice object, with exactly the fields the SDK defines for its status."""
     body: dict[str, Any] = {
@@ -151,9 +142,7 @@ _RESPONSES = error_responses(400, 401, 404)
     summary="Create a voice from an audio sample (clone) or a description; it is PROCESSING until ready",
     openapi_extra=documented_body(VoiceCreate),
 )
-async def create_voice(
-    request: Request, principal: CurrentPrincipal, state: State, processor: Processor
-) -> JSONResponse:
+async def create_voice(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = _parse(VoiceCreate, raw, data)
     source = body.from_
@@ -179,7 +168,7 @@ async def create_voice(
                 updated_at=now,
             )
         )
-    processor.submit(voice_id)
+    state.voices.submit(voice_id)
     return JSONResponse({"id": voice_id})
 
 
@@ -189,14 +178,12 @@ async def create_voice(
     summary="Hear a voice designed from a description, before creating it",
     openapi_extra=documented_body(VoicePreview),
 )
-async def preview_voice(
-    request: Request, principal: CurrentPrincipal, state: State, processor: Processor
-) -> JSONResponse:
+async def preview_voice(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = _parse(VoicePreview, raw, data)
-    made = await processor.preview(body.prompt)
+    made = await state.voices.preview(body.prompt)
     ttl = state.settings.output_url_ttl_seconds
-    key = await processor.store_preview(principal.organization_id, made.mp3, ttl)
+    key = await state.voices.store_preview(principal.organization_id, made.mp3, ttl)
     return JSONResponse({"url": blob_urls(request, state)(key), "durationSecs": round(made.seconds, 3)})
 
 

@@ -26,7 +26,6 @@ from taxiway.workflows import invocations
 from taxiway.workflows import repository as workflows
 from taxiway.workflows.graph import Graph, Problem
 from taxiway.workflows.invocations import ACTIVE, NodeView, Outcome
-from taxiway.workflows.runner import WorkflowRunner
 
 router = APIRouter(tags=["workflows"])
 
@@ -129,8 +128,7 @@ async def run_workflow(
         if await ledger.balance(session, principal.organization_id) < run_plan.estimated_credits:
             raise ApiError(400, NOT_ENOUGH_CREDITS.format(credits=run_plan.estimated_credits))
         invocation = await invocations.create(session, principal, workflow, graph, values)
-    runner: WorkflowRunner = request.app.state.workflow_runner
-    runner.wake()
+    state.workflows.wake()
     return JSONResponse({"id": invocation.id})
 
 

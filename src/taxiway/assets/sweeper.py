@@ -10,8 +10,6 @@ crash could orphan, and a file many tasks use is stored once. Other uploads are 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -31,6 +29,7 @@ from taxiway.assets.uploads import (
     upload_folder,
 )
 from taxiway.db.tables import Avatar, Task, Voice
+from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
 
@@ -77,29 +76,22 @@ class UploadSweeper:
         self._sessions = sessions
         self._store = store
         self._tokens = tokens
-        self._interval = interval_seconds
         self._leeway = leeway_seconds
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "taxiway-upload-sweeper",
+            self.sweep,
+            interval_seconds,
+            log,
+            f"upload sweep failed; trying again in {interval_seconds:g} s",
+        )
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Sweep now (the server may have been down for days) and then every interval."""
-        self._task = asyncio.create_task(self._sweep_forever(), name="taxiway-upload-sweeper")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("upload sweep failed; trying again in %g s", self._interval)
-            await asyncio.sleep(self._interval)
+        await self._loop.stop()
 
     async def sweep(self) -> SweepResult:
         # Expired folders first, references second: a URI expired past the leeway cannot be

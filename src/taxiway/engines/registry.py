@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 from taxiway.catalog import CATALOG
 from taxiway.engines.base import Engine
+from taxiway.engines.diffusers.weights import ENGINE_NAMES as DIFFUSERS_ENGINES
 
 EngineFactory = Callable[[], Engine]
 
@@ -67,8 +68,9 @@ def _load(reference: str) -> Engine:
 class EngineRegistry:
     """Engines are built once, on first use, and shared by every task of the models they serve."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, str] | None = None, *, warm_up: bool = False) -> None:
         self._overrides = dict(overrides or {})
+        self._warm_up = warm_up
         unknown = set(self._overrides) - {model_id for _endpoint, model_id in CATALOG}
         if unknown:
             raise ValueError(f"engine configuration names unknown models: {', '.join(sorted(unknown))}")
@@ -85,3 +87,13 @@ class EngineRegistry:
             if reference not in self._engines:
                 self._engines[reference] = _load(reference)
             return self._engines[reference]
+
+    async def start(self) -> None:
+        """With `diffusers_warmup`, diffusers models load and run once in the background (see `warmup`)."""
+        if self._warm_up and any(name in DIFFUSERS_ENGINES for name in self._overrides.values()):
+            from taxiway.engines.diffusers import runtime, warmup  # torch is imported only when needed
+
+            warmup.start(runtime.shared_runtime(), self._overrides)
+
+    async def stop(self) -> None:
+        """Nothing to stop: engines hold no threads of their own, and a warm-up thread is a daemon."""

@@ -19,13 +19,11 @@ never ran costs nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -42,6 +40,7 @@ from taxiway.clock import utcnow
 from taxiway.config import Settings
 from taxiway.db.tables import Avatar, RealtimeSession
 from taxiway.engines.audio.voices import Preset
+from taxiway.periodic import Periodic
 from taxiway.realtime import records
 from taxiway.realtime.livekit_tokens import LiveKitServer, RoomGrant
 from taxiway.storage.signing import UrlSigner
@@ -97,6 +96,9 @@ class WorkerLauncher(Protocol):
 
     def stop(self, session_id: str) -> None: ...
 
+    async def close(self) -> None:
+        """Stop every worker: the server is shutting down."""
+
 
 @dataclass(frozen=True)
 class AvatarPersona:
@@ -131,9 +133,21 @@ class SessionService:
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
     signer: UrlSigner
-    launcher: WorkerLauncher | None = None
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _loop: asyncio.Task[None] | None = None
+    # Makes the launcher of this service's avatar workers, which report back to the service; None: the
+    # sessions run without workers.
+    workers: Callable[[SessionService], WorkerLauncher] | None = None
+    launcher: WorkerLauncher | None = field(init=False, default=None)
+    _timers: Periodic = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.launcher = self.workers(self) if self.workers is not None else None
+        self._timers = Periodic(
+            "taxiway-realtime-sessions",
+            self.tick,
+            TICK_SECONDS,
+            log,
+            "realtime session timers failed; retrying",
+        )
 
     # -- credentials
 
@@ -197,7 +211,7 @@ class SessionService:
             session.add(
                 records.new_record(row.id, row.organization_id, params["avatar"], persona.name, tools, now)
             )
-        self._wake.set()
+        self._timers.wake()
         return row
 
     async def get(self, organization_id: str, session_id: str) -> RealtimeSession | None:
@@ -333,14 +347,13 @@ class SessionService:
         if self.launcher is not None:
             for session_id in consumed:
                 self.launcher.start(session_id)
-        self._loop = asyncio.create_task(self._run(), name="taxiway-realtime-sessions")
+        await self._timers.start()
 
     async def stop(self) -> None:
-        """Running sessions end with the process: COMPLETED for the time they ran."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        """Workers stop, and running sessions end with the process: COMPLETED for the time they ran."""
+        if self.launcher is not None:
+            await self.launcher.close()
+        await self._timers.stop()
         now = utcnow()
         async with self.sessions() as session:
             rows = list(
@@ -354,17 +367,7 @@ class SessionService:
             await self.complete(session_id, _elapsed(started_at, now, max_duration))
 
     def wake(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("realtime session timers failed; retrying")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+        self._timers.wake()
 
     async def tick(self) -> None:
         """Provision new sessions, fail unused ones past `expiresAt`, end running ones at `maxDuration`."""

@@ -106,8 +106,6 @@ async def list_page(
         query = query.where(Task.model == where.model)
     if after is not None:
         moment, task_id = after
-        query = query.where(
-            or_(Task.created_at < moment, and_(Task.created_at == moment, Task.id < task_id))
-        )
+        query = query.where(or_(Task.created_at < moment, and_(Task.created_at == moment, Task.id < task_id)))
     query = query.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
     return list((await connection.execute(query)).all())

@@ -8,7 +8,6 @@ runs, in which case it fails with `INTERNAL` and its credits are refunded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -27,6 +26,7 @@ from taxiway.db.tables import Organization, Task
 from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.registry import EngineRegistry
 from taxiway.errors import Failure
+from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
 from taxiway.tasks import fairness, inputs, repository
@@ -61,21 +61,20 @@ class Scheduler:
         self._workers = workers
         self._max_attempts = max_attempts
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="taxiway-engine")
-        self._wake = asyncio.Event()
+        self._dispatch = Periodic(
+            "taxiway-dispatch", self.dispatch_once, IDLE_POLL_SECONDS, log, "dispatch failed; retrying"
+        )
         self._running: dict[str, threading.Event] = {}
         self._jobs: set[asyncio.Task[None]] = set()
         self._progress_written: dict[str, float] = {}
-        self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.recover()
-        self._loop_task = asyncio.create_task(self._dispatch_forever(), name="taxiway-dispatch")
+        await self._dispatch.start()
 
     async def stop(self) -> None:
         """Stop dispatching and ask running engines to stop; their tasks are requeued at next start."""
-        if self._loop_task:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self._dispatch.stop()
         for event in self._running.values():
             event.set()
         for job in list(self._jobs):
@@ -84,7 +83,7 @@ class Scheduler:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._dispatch.wake()
 
     def cancel(self, task_id: str) -> bool:
         """Signal a running engine to stop at its next progress report. True if it runs here."""
@@ -112,16 +111,6 @@ class Scheduler:
                         session, task.id, TaskStatus.PENDING, only_from=(TaskStatus.RUNNING,)
                     )
                     log.info("task %s was interrupted; queued again", task.id)
-
-    async def _dispatch_forever(self) -> None:
-        while True:
-            self._wake.clear()  # before dispatching, so a wake-up during dispatch is not lost
-            try:
-                await self.dispatch_once()
-            except Exception:
-                log.exception("dispatch failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
 
     async def dispatch_once(self) -> None:
         await self._promote_throttled()

@@ -7,8 +7,6 @@ Passes are frequent while invocations are active and rare when none is; a new ru
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -16,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.assets.intake import AssetIntake
 from taxiway.db.tables import WorkflowInvocation
+from taxiway.periodic import Periodic
 from taxiway.workflows.invocations import ACTIVE, Advance, active_ids
 
 log = logging.getLogger("taxiway.workflows")
@@ -34,32 +33,26 @@ class WorkflowRunner:
         self._sessions = sessions
         self._intake = intake
         self._wake_tasks = wake_tasks
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._active = 0
+        self._loop = Periodic(
+            "taxiway-workflows", self._pass, self._poll_seconds, log, "workflow pass failed; retrying"
+        )
 
     async def start(self) -> None:
-        self._loop_task = asyncio.create_task(self._forever(), name="taxiway-workflows")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._loop_task:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
-    async def _forever(self) -> None:
-        while True:
-            self._wake.clear()
-            active = 0
-            try:
-                active = await self.pass_once()
-            except Exception:
-                log.exception("workflow pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), timeout=ACTIVE_POLL_SECONDS if active else IDLE_POLL_SECONDS
-                )
+    def _poll_seconds(self) -> float:
+        return ACTIVE_POLL_SECONDS if self._active else IDLE_POLL_SECONDS
+
+    async def _pass(self) -> None:
+        self._active = 0
+        self._active = await self.pass_once()
 
     async def pass_once(self) -> int:
         """Advance every active invocation once; how many were active."""

@@ -1,0 +1,153 @@
+"""The composition root: every service of a running server, built from its settings by one function.
+
+`build_services` makes them (the database brought to the newest schema, nothing running yet); `running`
+starts the background ones in order and stops them in reverse on the way out, through one exit stack.
+A new service is built here and, if it runs in the background, listed in `Services.background`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from taxiway import clock
+from taxiway.assets.intake import AssetIntake, AssetPolicy
+from taxiway.assets.sweeper import UploadSweeper
+from taxiway.avatars.processing import AvatarProcessor
+from taxiway.bootstrap import ensure_default_account, show_new_key, signing_secret
+from taxiway.config import Settings
+from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.engines import cache as engine_cache
+from taxiway.engines.diffusers.weights import startup_problems as weights_problems
+from taxiway.engines.registry import EngineRegistry
+from taxiway.periodic import Periodic
+from taxiway.realtime.launcher import OfflineWorkerLauncher
+from taxiway.realtime.sessions import SessionService
+from taxiway.storage.blobs import BlobStore, LocalBlobStore
+from taxiway.storage.signing import UrlSigner
+from taxiway.tasks.scheduler import Scheduler
+from taxiway.voices.processing import VoiceProcessor
+from taxiway.workflows import repository as workflow_repository
+from taxiway.workflows.runner import WorkflowRunner
+
+log = logging.getLogger("taxiway")
+
+
+class Background(Protocol):
+    """A service that works between requests: started once the server is built, stopped before it ends."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    database: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    store: BlobStore
+    signer: UrlSigner
+    assets: AssetIntake
+    engines: EngineRegistry
+    scheduler: Scheduler
+    workflows: WorkflowRunner
+    avatars: AvatarProcessor
+    voices: VoiceProcessor
+    realtime: SessionService
+    sweeper: UploadSweeper
+    # Test mode: the server's time follows the offset `taxiway clock` stores.
+    clock: Periodic | None = None
+
+    @property
+    def background(self) -> tuple[Background, ...]:
+        """In start order: the clock before anything reads the time, tasks before the rest."""
+        follow = (self.clock,) if self.clock is not None else ()
+        return (
+            *follow,
+            self.scheduler,
+            self.workflows,
+            self.engines,
+            self.avatars,
+            self.voices,
+            self.realtime,
+            self.sweeper,
+        )
+
+
+async def build_services(settings: Settings) -> Services:
+    """Every service, made from the settings alone; nothing runs until `running` starts it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Checked before anything opens: a bad definition stops the server with the file's problems.
+    folder_workflows = (
+        workflow_repository.load_directory(settings.workflows_dir) if settings.workflows_dir else []
+    )
+    engine_cache.configure(settings.data_dir)
+    database = create_engine(settings.resolved_database_url)
+    await upgrade_schema(database)
+    sessions = session_factory(database)
+    async with sessions.begin() as session:
+        await workflow_repository.publish_all(session, folder_workflows)
+    follow = None
+    if settings.test_mode:  # time set by `taxiway clock`, read before anything is timestamped
+        await clock.load_offset(sessions)
+        follow = Periodic(
+            "taxiway-clock", partial(clock.load_offset, sessions), clock.FOLLOW_INTERVAL_SECONDS, log
+        )
+    store = LocalBlobStore(settings.blob_dir)
+    signer = UrlSigner(await signing_secret(sessions, settings))
+    assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
+    engines = EngineRegistry(settings.engines, warm_up=settings.diffusers_warmup)
+    for problem in weights_problems(settings.engines, settings.weights):
+        log.warning("%s", problem)
+    scheduler = Scheduler(
+        sessions,
+        engines,
+        store,
+        assets,
+        workers=settings.workers,
+        max_attempts=settings.max_task_attempts,
+        test_mode=settings.test_mode,
+    )
+    return Services(
+        settings=settings,
+        database=database,
+        sessions=sessions,
+        store=store,
+        signer=signer,
+        assets=assets,
+        engines=engines,
+        scheduler=scheduler,
+        workflows=WorkflowRunner(sessions, assets, scheduler.wake),
+        avatars=AvatarProcessor(sessions, store, assets),
+        voices=VoiceProcessor(sessions, store, assets),
+        realtime=SessionService(
+            sessions, settings, signer, partial(OfflineWorkerLauncher, store=store, settings=settings)
+        ),
+        sweeper=UploadSweeper(
+            sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
+        ),
+        clock=follow,
+    )
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Services]:
+    """The services built and their background started, in order; stopped in reverse on exit, the
+    database closed last."""
+    services = await build_services(settings)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(services.database.dispose)
+        new_key = await ensure_default_account(services.sessions, settings)
+        if new_key:
+            show_new_key(new_key)
+        for component in services.background:
+            await component.start()
+            stack.push_async_callback(component.stop)
+        yield services

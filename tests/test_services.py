@@ -1,0 +1,146 @@
+"""The composition root: services built from settings alone, started in order and stopped in reverse; the
+periodic loop shape the background services share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from taxiway import services as composition
+from taxiway.config import Settings
+from taxiway.periodic import Periodic
+from taxiway.services import Services, build_services, running
+
+LOG = logging.getLogger("test-periodic")
+
+
+async def next_run(runs: asyncio.Queue[int]) -> int:
+    """The next step's number, waited for generously: the machine may be busy."""
+    async with asyncio.timeout(60):
+        return await runs.get()
+
+
+def counting(runs: asyncio.Queue[int], fail_first: bool = False) -> Callable[[], Awaitable[None]]:
+    count = 0
+
+    async def step() -> None:
+        nonlocal count
+        count += 1
+        runs.put_nowait(count)
+        if fail_first and count == 1:
+            raise RuntimeError("database hiccup")
+
+    return step
+
+
+async def test_a_periodic_step_runs_at_once_and_again_when_woken() -> None:
+    runs: asyncio.Queue[int] = asyncio.Queue()
+    loop = Periodic("test-loop", counting(runs), interval=3600, log=LOG)
+    await loop.start()
+    assert await next_run(runs) == 1
+    loop.wake()
+    assert await next_run(runs) == 2
+    await loop.stop()
+    loop.wake()
+    await asyncio.sleep(0.05)
+    assert runs.empty()  # stopped: wake-ups do nothing
+
+
+async def test_a_wake_up_during_the_step_is_not_lost() -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    runs: asyncio.Queue[int] = asyncio.Queue()
+
+    async def step() -> None:
+        runs.put_nowait(runs.qsize())
+        if not entered.is_set():
+            entered.set()
+            await release.wait()
+
+    loop = Periodic("test-loop", step, interval=3600, log=LOG)
+    await loop.start()
+    await entered.wait()
+    loop.wake()  # work arrived while the first step ran
+    release.set()
+    await next_run(runs)
+    await next_run(runs)
+    await loop.stop()
+
+
+async def test_a_failing_step_is_logged_and_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    runs: asyncio.Queue[int] = asyncio.Queue()
+    loop = Periodic("test-loop", counting(runs, fail_first=True), interval=0.01, log=LOG, failure="it failed")
+    with caplog.at_level(logging.ERROR, LOG.name):
+        await loop.start()
+        assert await next_run(runs) == 1
+        assert await next_run(runs) == 2
+        await loop.stop()
+    assert [record.getMessage() for record in caplog.records] == ["it failed"]
+
+
+async def test_services_are_built_from_the_settings_alone(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", test_mode=True, workers=3)
+    services = await build_services(settings)
+    try:
+        assert services.settings is settings
+        await services.store.put("x", b"blob")
+        assert services.store.local_path("x") == settings.blob_dir / "x"
+        assert services.realtime.launcher is not None  # made by the session service, not wired after
+        assert services.clock is not None and services.background[0] is services.clock
+        assert (tmp_path / "data" / "taxiway.db").exists()
+    finally:
+        await services.database.dispose()
+    production = await build_services(Settings(data_dir=tmp_path / "prod"))
+    try:
+        assert production.clock is None
+        assert production.background == (
+            production.scheduler,
+            production.workflows,
+            production.engines,
+            production.avatars,
+            production.voices,
+            production.realtime,
+            production.sweeper,
+        )
+    finally:
+        await production.database.dispose()
+
+
+async def test_background_services_start_in_order_and_stop_in_reverse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    built: list[Services] = []
+
+    async def recording_build(settings: Settings) -> Services:
+        services = await real_build(settings)
+        for component in services.background:
+            name = type(component).__name__
+            start, stop = component.start, component.stop
+
+            async def started(name: str = name, start: Callable[[], Awaitable[None]] = start) -> None:
+                calls.append(f"start {name}")
+                await start()
+
+            async def stopped(name: str = name, stop: Callable[[], Awaitable[None]] = stop) -> None:
+                calls.append(f"stop {name}")
+                await stop()
+
+            monkeypatch.setattr(component, "start", started)
+            monkeypatch.setattr(component, "stop", stopped)
+        built.append(services)
+        return services
+
+    real_build = composition.build_services
+    monkeypatch.setattr(composition, "build_services", recording_build)
+    async with running(Settings(data_dir=tmp_path, test_mode=True)) as services:
+        assert services is built[0]
+        order = [f"start {type(component).__name__}" for component in services.background]
+        assert calls == order
+        async with services.sessions() as session:  # the database is open while they run
+            assert session is not None
+    assert calls[len(order) :] == [call.replace("start", "stop") for call in reversed(order)]
+    assert calls[0] == "start Periodic"  # the test clock first, before anything reads the time
