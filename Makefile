@@ -1,6 +1,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two stamps share one virtualenv: serving needs only the package; tests add the dev tools and the GPU
+# extra (the CPU build of torch runs the diffusers engines' tests). A test install serves too.
+SERVE_STAMP := $(VENV)/.serve-installed
 STAMP := $(VENV)/.installed
 
 NODE_DIR := tests/conformance/node
@@ -8,14 +11,20 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: run test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-## Set up a virtualenv and serve the API on 127.0.0.1:8080 (data under ./.taxiway/).
-run: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,gpu]'
+	touch $(STAMP) $(SERVE_STAMP)
+
+## Set up a virtualenv with what serving needs and serve the API on 127.0.0.1:8080 (data under ./.taxiway/).
+run: $(SERVE_STAMP)
 	$(BIN)/taxiway serve
 
 # The official Node SDK, for the conformance suite (its tests skip where npm is missing).
