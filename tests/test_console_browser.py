@@ -175,11 +175,16 @@ def test_sign_in_generate_watch_and_preview(page: Page, operator_server: Server)
     rows.first.click()
     expect(page.locator("#task-detail video.output-video")).to_be_visible()
     expect(page.locator("#task-detail")).to_contain_text("slow push in on a blue wall")
+    page.get_by_role("button", name="Open in playground").click()
+    expect(page.locator("#pg-model")).to_have_value("gen4_turbo")
+    expect(page.locator("textarea[name=promptText]")).to_have_value("slow push in on a blue wall")
+    expect(page.locator("input[name=promptImage]")).to_have_value(re.compile(r"^runway://"))
+    page.go_back()  # to the task, still selected
+    expect(page.locator("#task-detail video.output-video")).to_be_visible()
     page.click("#delete-task")
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-    expect(rows).to_have_count(0)
-    page.select_option("#filter-endpoint", "")
     expect(rows).to_have_count(generations - 1)
+    expect(page.locator("#task-detail")).to_be_hidden()
 
     # Usage: the balance and a bar per model and day.
     page.click("a.nav[data-path=usage]")
@@ -233,3 +238,42 @@ def test_api_reference_renders_offline(page: Page, server: Server) -> None:
     page.goto(server.base_url + "/redoc")
     expect(page.get_by_text("/v1/text_to_image").first).to_be_attached()
     expect(page.locator("h1").first).to_contain_text("taxiway")
+
+
+def test_playground_has_a_form_for_every_model(page: Page, operator_server: Server) -> None:
+    """Every endpoint and model of the catalog gets a form whose body names the model, and a media
+    field of the catalog gets an upload button."""
+    from taxiway.catalog import ENDPOINTS
+
+    page.goto(operator_server.base_url + "/console")
+    page.fill("#api-key", operator_server.key)
+    page.click("button[type=submit]")
+    expect(page.locator("#page-title")).to_have_text("Tasks")
+    for endpoint in ENDPOINTS.values():
+        for model in endpoint.models:
+            page.goto(f"{operator_server.base_url}/console#/playground/{endpoint.name}/{model.id}")
+            expect(page.locator("#pg-model")).to_have_value(model.id)
+            expect(page.locator("#pg-code")).to_contain_text(f'"model": "{model.id}"')
+            for path in {field.path for field in model.assets if not set(".[") & set(field.path)}:
+                expect(page.locator(f"input[type=file][data-media={path}]")).to_be_attached()
+
+
+def test_library_lists_creates_and_deletes(page: Page, operator_server: Server) -> None:
+    server = operator_server
+    assert operator(server, "POST", "/organizations", json={"name": "library", "credits": 10}).is_success
+    key = operator(server, "POST", "/organizations/library/keys", json={}).json()["key"]
+    sign_in(page, server, key)
+    for section in ("avatars", "voices"):
+        page.click(f"a.nav[data-path={section}]")
+        expect(page.locator(f"#{section[:-1]}-list")).to_contain_text(f"No {section} yet")
+    page.click("a.nav[data-path=documents]")
+    expect(page.locator("#document-list")).to_contain_text("No documents yet")
+    page.get_by_role("button", name="New document").click()
+    page.fill("#document-form input[name=name]", "Opening hours")
+    page.fill("#document-form textarea[name=content]", "The lighthouse opens at nine.")
+    page.get_by_role("dialog").get_by_role("button", name="Create").click()
+    tile = page.locator("#document-list .tile", has_text="Opening hours")
+    expect(tile).to_contain_text("Not used by an avatar")
+    tile.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.locator("#document-list")).to_contain_text("No documents yet")

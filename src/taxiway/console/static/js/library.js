@@ -12,12 +12,12 @@ async function requestSchema(path) {
   return { ...body, $defs: openapi.components.schemas };
 }
 
-function resource({ path, title, intro, icon: art, media, tile, noun }) {
+function resource({ path, title, intro, icon: art, media, tile, noun, query = 'limit=100' }) {
   return {
     async render(root) {
       const list = h('div', { id: `${noun}-list` });
       const load = async () => {
-        const page = await api(`${path}?limit=100`);
+        const page = await api(`${path}?${query}`);
         if (!page.data.length) clear(list, h('div', { class: 'card' }, emptyState(`No ${noun}s yet`, ` Create one here or with POST ${path}.`)));
         else clear(list, h('div', { class: 'tiles' }, page.data.map((item) => tileFor(item))));
         return page.data;
@@ -81,7 +81,7 @@ export const avatars = resource({
 });
 
 export const documents = resource({
-  path: '/v1/documents', noun: 'document', title: 'Documents', icon: 'doc',
+  path: '/v1/documents', noun: 'document', title: 'Documents', icon: 'doc', query: 'limit=100&sort=updatedAt&order=desc',
   intro: 'Knowledge for avatars: what they may quote in a conversation.',
   media: [],
   tile: (d) => ({ lines: [`${d.type === 'file' ? 'File' : 'Text'} document`, d.usedBy && d.usedBy.length ? `Used by ${d.usedBy.map((u) => u.name).join(', ')}` : 'Not used by an avatar', `Updated ${ago(d.updatedAt)}`] }),
