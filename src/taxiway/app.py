@@ -26,6 +26,7 @@ from taxiway.api import (
     organization,
     outputs,
     realtime,
+    recipes,
     tasks,
     uploads,
     voices,
@@ -50,6 +51,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     conversations.router,
     voices.router,
     workflows.router,
+    recipes.router,
     console.router,
     operator.router,
 )
@@ -95,8 +97,11 @@ def openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
         bodies, components = generation.request_body_schemas()
+        recipe_bodies, recipe_components = recipes.request_body_schemas()
+        bodies.update(recipe_bodies)
         shared = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, component in [*components.items(), *avatars.hand_parsed_components().items()]:
+        hand_parsed = avatars.hand_parsed_components()
+        for name, component in [*components.items(), *recipe_components.items(), *hand_parsed.items()]:
             if shared.setdefault(name, component) != component:
                 raise RuntimeError(f"two request schemas are both named {name}")
         for path, body in bodies.items():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from support.recipe_requests import cases
 from support.server import Server
 from support.workflow_graphs import KEYFRAMES, KEYFRAMES_COST, write
 
@@ -29,7 +30,7 @@ def test_node_sdk_runs_workflows_and_recipes(server: Server, conformance_key: st
         "apiKey": conformance_key,
         "workflowId": workflow_id,
         "nodeOutputs": {"prompt": {"text": {"type": "primitive", "value": "a kite over dunes"}}},
-        "recipes": [],
+        "recipes": [{"method": case.node_method, "params": case.body} for case in cases()],
     }
     result = subprocess.run(
         ["node", "orchestration.mjs"], cwd=NODE_DIR, input=json.dumps(spec), capture_output=True, text=True,
@@ -45,3 +46,9 @@ def test_node_sdk_runs_workflows_and_recipes(server: Server, conformance_key: st
     assert invocation["status"] == "SUCCEEDED"
     assert set(invocation["output"]) == {"first", "last", "clip"}
     assert invocation["cost"] == {"credits": KEYFRAMES_COST}
+    for case, outcome in zip(cases(), found["recipes"], strict=True):
+        assert outcome["ok"], (case.method, outcome)
+        assert outcome["created"]["estimatedCost"] == {"credits": case.credits}
+        assert outcome["task"]["status"] == "SUCCEEDED"
+        assert outcome["task"]["cost"] == {"credits": case.credits}
+        assert len(outcome["task"]["output"]) == len(case.outputs[0])

@@ -7,18 +7,21 @@ content type, gets the real API's 400 with Zod-style issues instead of a framewo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from taxiway.accounts.repository import Principal
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.schemas import ErrorBody, TaskCreated
+from taxiway.api.state import AppState
 from taxiway.billing.ledger import InsufficientCredits
 from taxiway.billing.quotas import QuotaExceeded
-from taxiway.catalog import CATALOG, ENDPOINTS, EndpointSpec, model_spec
+from taxiway.catalog import CATALOG, ENDPOINTS, EndpointSpec, ModelSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
 from taxiway.tasks import inputs, service
 from taxiway.testmode import runtime as testmode
@@ -87,44 +90,62 @@ def _canonical(endpoint: str, raw: bytes, data: dict[str, Any]) -> tuple[bytes, 
     return json.dumps(canonical).encode(), canonical
 
 
+async def create_task(
+    request: Request,
+    principal: Principal,
+    state: AppState,
+    name: str,
+    spec: ModelSpec,
+    params: dict[str, Any],
+    raw: bytes,
+) -> JSONResponse:
+    """Everything after a body validated: test-mode replies, input checks, the task and its credits.
+    Catalog endpoints and recipes alike answer `{id, estimatedCost}`."""
+    simulation = testmode.from_headers(request.headers, state.settings.test_mode)
+    if simulation is None and state.settings.test_mode:
+        async with state.sessions() as session:
+            simulation = await testmode.standing(session, principal, name, raw)
+    testmode.answer_http(simulation, f"{principal.api_key_id} {name}", raw)
+    checked = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
+    if checked.issues:
+        raise ApiError(400, VALIDATION_FAILED, checked.issues)
+    try:
+        async with state.sessions.begin() as session:
+            task = await service.submit(
+                session, principal, spec, params, checked.input_seconds, checked.input_pixels, simulation
+            )
+    except InsufficientCredits as exc:
+        raise ApiError(400, str(exc)) from None
+    except QuotaExceeded as exc:
+        raise ApiError(exc.status, exc.message) from None
+    state.scheduler.wake()
+    return JSONResponse({"id": task.id, "estimatedCost": {"credits": task.estimated_credits}})
+
+
 def _route(endpoint: EndpointSpec) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
-        simulation = testmode.from_headers(request.headers, state.settings.test_mode)
         raw, data = await read_json_object(request)
         params = validate_body(endpoint.name, raw, data)
-        if simulation is None and state.settings.test_mode:
-            async with state.sessions() as session:
-                simulation = await testmode.standing(session, principal, endpoint.name, raw)
-        testmode.answer_http(simulation, f"{principal.api_key_id} {endpoint.name}", raw)
         spec = model_spec(endpoint.name, params["model"])
-        checked = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
-        if checked.issues:
-            raise ApiError(400, VALIDATION_FAILED, checked.issues)
-        try:
-            async with state.sessions.begin() as session:
-                task = await service.submit(
-                    session, principal, spec, params, checked.input_seconds, checked.input_pixels, simulation
-                )
-        except InsufficientCredits as exc:
-            raise ApiError(400, str(exc)) from None
-        except QuotaExceeded as exc:
-            raise ApiError(exc.status, exc.message) from None
-        state.scheduler.wake()
-        return JSONResponse({"id": task.id, "estimatedCost": {"credits": task.estimated_credits}})
+        return await create_task(request, principal, state, endpoint.name, spec, params, raw)
 
     create.__name__ = f"create_{endpoint.name}"
     return create
 
 
-def request_body_schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+def body_schemas(adapters: Iterable[tuple[str, TypeAdapter[Any]]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """OpenAPI request bodies per path, and the component schemas they reference."""
     bodies: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {}
-    for endpoint in ENDPOINTS.values():
-        schema = request_adapter(endpoint.name).json_schema(by_alias=True, ref_template=SCHEMA_REF)
+    for path, adapter in adapters:
+        schema = adapter.json_schema(by_alias=True, ref_template=SCHEMA_REF)
         components.update(schema.pop("$defs", {}))
-        bodies[endpoint.path] = {"required": True, "content": {"application/json": {"schema": schema}}}
+        bodies[path] = {"required": True, "content": {"application/json": {"schema": schema}}}
     return bodies, components
+
+
+def request_body_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    return body_schemas((endpoint.path, request_adapter(endpoint.name)) for endpoint in ENDPOINTS.values())
 
 
 for _endpoint in ENDPOINTS.values():

@@ -18,4 +18,10 @@ CATALOG: Mapping[tuple[str, str], ModelSpec] = {
 
 
 def model_spec(endpoint: str, model_id: str) -> ModelSpec:
-    return CATALOG[(endpoint, model_id)]
+    """A model of an endpoint, or a recipe (endpoint `recipes`): everything a task can run."""
+    found = CATALOG.get((endpoint, model_id))
+    if found is not None:
+        return found
+    from taxiway.catalog.recipes import RECIPE_SPECS  # recipes are built from the catalog above
+
+    return RECIPE_SPECS[(endpoint, model_id)]

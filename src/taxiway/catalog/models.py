@@ -158,6 +158,9 @@ class AssetField:
     max_seconds: float | None = None
     total_seconds: float | None = None
     min_short_side: int | None = None
+    # Bounds of width / height, e.g. 0.4 to 4 for pictures a model frames people or products in.
+    min_aspect: float | None = None
+    max_aspect: float | None = None
     # `min_seconds` is a strict bound ("longer than 4.6 s").
     exclusive_min: bool = False
 

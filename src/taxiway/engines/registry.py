@@ -6,7 +6,8 @@ import importlib
 import threading
 from collections.abc import Callable, Mapping
 
-from taxiway.catalog import CATALOG
+from taxiway.catalog import CATALOG, model_spec
+from taxiway.catalog.recipes import RECIPE_SPECS
 from taxiway.engines.base import Engine
 from taxiway.engines.diffusers.weights import ENGINE_NAMES as DIFFUSERS_ENGINES
 
@@ -65,27 +66,36 @@ def _load(reference: str) -> Engine:
     return engine
 
 
+RECIPE_ENGINE = "recipe"
+
+
 class EngineRegistry:
     """Engines are built once, on first use, and shared by every task of the models they serve."""
 
     def __init__(self, overrides: Mapping[str, str] | None = None, *, warm_up: bool = False) -> None:
         self._overrides = dict(overrides or {})
         self._warm_up = warm_up
-        unknown = set(self._overrides) - {model_id for _endpoint, model_id in CATALOG}
+        unknown = set(self._overrides) - {model_id for _endpoint, model_id in [*CATALOG, *RECIPE_SPECS]}
         if unknown:
             raise ValueError(f"engine configuration names unknown models: {', '.join(sorted(unknown))}")
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
 
     def engine_name(self, endpoint: str, model_id: str) -> str:
-        return self._overrides.get(model_id) or CATALOG[(endpoint, model_id)].engine
+        return self._overrides.get(model_id) or model_spec(endpoint, model_id).engine
+
+    def _recipes(self) -> Engine:
+        """Recipes run their steps on this registry's engines, GPU ones included."""
+        from taxiway.engines.recipes.engine import RecipeEngine
+
+        return RecipeEngine(self)
 
     def get(self, endpoint: str, model_id: str) -> Engine:
         """Called from worker threads, so that loading weights never blocks the event loop."""
         reference = self.engine_name(endpoint, model_id)
         with self._lock:
             if reference not in self._engines:
-                self._engines[reference] = _load(reference)
+                self._engines[reference] = self._recipes() if reference == RECIPE_ENGINE else _load(reference)
             return self._engines[reference]
 
     async def start(self) -> None:

@@ -71,6 +71,13 @@ def _rule_problem(ref: AssetRef, duration: float | None, width: int | None, heig
         return f"{_field(ref)}: must be at most {rule.max_seconds:g} seconds long, got {seconds:.2f}"
     if rule.min_short_side is not None and min(width or 0, height or 0) < rule.min_short_side:
         return f"{_field(ref)}: must be at least {rule.min_short_side}p"
+    if width and height and rule.min_aspect is not None and rule.max_aspect is not None:
+        aspect = width / height
+        if not rule.min_aspect <= aspect <= rule.max_aspect:
+            return (
+                f"{_field(ref)}: the aspect ratio (width / height) must be between {rule.min_aspect:g} "
+                f"and {rule.max_aspect:g}, got {aspect:.2f}"
+            )
     return None
 
 

@@ -1,0 +1,1 @@
+"""Recipes: compositions of catalog calls run as one task (see `catalog.recipes`)."""
