@@ -23,7 +23,7 @@ from taxiway.billing.ledger import InsufficientCredits
 from taxiway.billing.quotas import QuotaExceeded
 from taxiway.catalog import CATALOG, ENDPOINTS, EndpointSpec, ModelSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
-from taxiway.tasks import inputs, service
+from taxiway.tasks import inputs, references, service
 from taxiway.testmode import runtime as testmode
 
 router = APIRouter(tags=["generation"])
@@ -106,6 +106,11 @@ async def create_task(
         async with state.sessions() as session:
             simulation = await testmode.standing(session, principal, name, raw)
     testmode.answer_http(simulation, f"{principal.api_key_id} {name}", raw)
+    if references.needs_resolving(name):
+        async with state.sessions() as session:
+            params, issues = await references.resolve(session, principal.organization_id, name, params)
+        if issues:
+            raise ApiError(400, VALIDATION_FAILED, issues)
     checked = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
     if checked.issues:
         raise ApiError(400, VALIDATION_FAILED, checked.issues)

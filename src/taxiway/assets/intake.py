@@ -205,6 +205,17 @@ class AssetIntake:
             raise Failure(ASSET_INVALID, f"{field_name}: {exc.reason}") from None
         return LoadedAsset(data, info.media_type, info)
 
+    async def read_stored(self, key: str, what: str) -> bytes:
+        """A blob the server stored itself (e.g. an avatar's processed image); ASSET.INVALID once gone."""
+        blob = self.store.local_path(key)
+        try:
+            if blob is None:
+                raise OSError(key)
+            return await asyncio.to_thread(blob.read_bytes)
+        except OSError:
+            message = f"{what} is no longer available (deleted or replaced since the task was accepted)"
+            raise EngineFailure(ASSET_INVALID, message) from None
+
     async def _load(self, uri: str, kind: AssetKind, organization_id: str) -> bytes:
         scheme = _scheme(uri)
         if scheme == "data":

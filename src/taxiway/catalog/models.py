@@ -145,11 +145,28 @@ def _describe_surcharges(surcharges: list[Surcharge]) -> str:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """What probing an input found: its picture size, length and frame rate, where it has them."""
+
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    fps: float | None = None
+
+
+# A rule on a measured input in the light of the whole request (e.g. the output size an upscale factor
+# would make of it): a (path, message) per problem, judged wherever the input is measured.
+MeasuredCheck = Callable[[Mapping[str, Any], Measured], list[tuple[list[str | int], str]]]
+
+
+@dataclass(frozen=True)
 class AssetField:
     """Where a media URI sits in a body, e.g. `promptImage`, `promptImage[].uri`, `character.uri`.
 
     `kind` None means the sibling `type` field names the kind (`{"type": "video", "uri": ...}`).
-    Duration bounds apply per asset; `total_seconds` bounds the sum over a list field.
+    Duration bounds apply per asset; `total_seconds` bounds the sum over a list field. `internal`
+    fields hold the key of a blob the server stored itself (an avatar's processed image), added to
+    the params after validation, never by a client.
     """
 
     path: str
@@ -163,6 +180,8 @@ class AssetField:
     max_aspect: float | None = None
     # `min_seconds` is a strict bound ("longer than 4.6 s").
     exclusive_min: bool = False
+    measured: tuple[MeasuredCheck, ...] = ()
+    internal: bool = False
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,11 @@ BUILTIN: Mapping[str, EngineFactory] = {
     "deepfilternet-isolation": _audio("voice_isolation", "VoiceIsolationEngine"),
     "offline-dubbing": _audio("dubbing", "DubbingEngine"),
     "procedural-sound-effects": _audio("sound_effects", "SoundEffectEngine"),
+    "precision-upscale": _offline("precision_upscale", "PrecisionUpscaleEngine"),
+    "creative-video-upscale": _offline("creative_upscale", "CreativeUpscaleEngine"),
+    "motion-interpolation": _offline("frame_rate", "MotionInterpolationEngine"),
+    "motion-foley": _audio("video_foley", "VideoFoleyEngine"),
+    "talking-avatar": _offline("talking_avatar", "TalkingAvatarEngine"),
     "diffusers-image": _builtin("diffusers", "engines", "DiffusersImageEngine"),
     "diffusers-video": _builtin("diffusers", "engines", "DiffusersVideoEngine"),
 }

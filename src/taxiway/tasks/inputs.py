@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from taxiway.assets.intake import AssetIntake, AssetRejected, LoadedAsset
+from taxiway.assets.probe import MediaInfo
 from taxiway.catalog import ModelSpec
-from taxiway.catalog.models import AssetRef, iter_assets
+from taxiway.catalog.models import AssetRef, Measured, iter_assets
 from taxiway.errors import ASSET_INVALID, Failure
 
 
@@ -38,6 +39,8 @@ async def check_at_submission(
     input_pixels: int | None = None
     priced = spec.duration.from_input
     for ref in iter_assets(params, spec.assets):
+        if ref.rule.internal:
+            continue  # stored by the server itself, already checked
         try:
             info = await intake.check_at_submission(ref.uri, ref.kind, ref.path, organization_id)
         except AssetRejected as rejected:
@@ -48,6 +51,8 @@ async def check_at_submission(
         problem = _rule_problem(ref, info.duration, info.width, info.height)
         if problem:
             issues.append({"code": "custom", "path": ref.path, "message": problem})
+        elif measured := _measured_problems(ref, params, _measured(info)):
+            issues += [{"code": "custom", "path": path, "message": message} for path, message in measured]
         elif priced in (ref.rule.path, ref.rule.path.split(".")[0]):
             input_seconds = info.duration if info.duration is not None else input_seconds
             if info.width and info.height:
@@ -81,11 +86,24 @@ def _rule_problem(ref: AssetRef, duration: float | None, width: int | None, heig
     return None
 
 
-def _check_rules(ref: AssetRef, asset: LoadedAsset) -> None:
+def _measured(info: MediaInfo) -> Measured:
+    return Measured(info.width, info.height, info.duration, info.fps)
+
+
+def _measured_problems(
+    ref: AssetRef, params: Mapping[str, Any], measured: Measured
+) -> list[tuple[list[str | int], str]]:
+    return [problem for check in ref.rule.measured for problem in check(params, measured)]
+
+
+def _check_rules(ref: AssetRef, asset: LoadedAsset, params: Mapping[str, Any]) -> None:
     info = asset.info
     problem = _rule_problem(ref, info.duration, info.width, info.height)
     if problem:
         raise Failure(ASSET_INVALID, problem)
+    measured = _measured_problems(ref, params, _measured(info))
+    if measured:
+        raise Failure(ASSET_INVALID, measured[0][1])
 
 
 async def load(
@@ -95,8 +113,13 @@ async def load(
     loaded: dict[str, bytes] = {}
     totals: dict[str, float] = defaultdict(float)
     for ref in iter_assets(params, spec.assets):
+        if ref.rule.internal:
+            loaded[ref.uri] = await intake.read_stored(
+                ref.uri, f"the stored {ref.kind.value} ({_field(ref)})"
+            )
+            continue
         asset = await intake.resolve(ref.uri, ref.kind, ref.path, organization_id)
-        _check_rules(ref, asset)
+        _check_rules(ref, asset, params)
         if ref.rule.total_seconds is not None:
             totals[ref.rule.path] += asset.info.duration or 0.0
             if totals[ref.rule.path] > ref.rule.total_seconds + 0.05:

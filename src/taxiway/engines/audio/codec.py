@@ -112,8 +112,13 @@ def encode_mp3(clip: Clip) -> bytes:
 
 
 def encode_wav(clip: Clip) -> bytes:
-    """16-bit PCM WAV: lossless, for tests and for engines that hand audio to other processes."""
+    """16-bit PCM WAV at the clip's own rate: lossless (outputs, tests, and other processes' input)."""
     return _encode(clip, "wav", "pcm_s16le", None)
+
+
+def encode_flac(clip: Clip) -> bytes:
+    """FLAC (16-bit, lossless) at 44.1 kHz."""
+    return _encode(clip.at(OUTPUT_RATE), "flac", "flac", None)
 
 
 def artifact(clip: Clip, name: str = "audio") -> Artifact:

@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -221,6 +222,7 @@ def render_video(
     start: float = 0.1,
     resample: Interpolation = Interpolation.BICUBIC,
     threads: int = 1,
+    fps: int | Fraction = FPS,
 ) -> list[Artifact]:
     """Write the frames (any size with the output's aspect) as the request's `outputFormat` (MP4 unless it
     names another; see `video_formats`), reporting progress from `start` up to 0.99 every few frames.
@@ -246,6 +248,7 @@ def render_video(
         on_step=on_step,
         resample=resample,
         threads=threads,
+        fps=fps,
     )
     context.progress(1.0)
     return artifacts

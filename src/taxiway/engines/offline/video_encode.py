@@ -135,7 +135,7 @@ def x264_asm_without_avx512() -> str | None:
 
 
 def _add_video_stream(
-    container: OutputContainer, width: int, height: int, fps: int, threads: int = X264_THREADS
+    container: OutputContainer, width: int, height: int, fps: int | Fraction, threads: int = X264_THREADS
 ) -> VideoStream:
     options = {"preset": X264_PRESET, "crf": X264_CRF}
     asm = x264_asm_without_avx512()
@@ -145,7 +145,7 @@ def _add_video_stream(
     stream.width = width
     stream.height = height
     stream.pix_fmt = "yuv420p"
-    stream.time_base = Fraction(1, fps)
+    stream.time_base = 1 / Fraction(fps)
     context = stream.codec_context
     context.thread_count = threads
     context.colorspace = context.color_primaries = context.color_trc = _BT709
@@ -170,7 +170,7 @@ def encode_mp4(
     height: int,
     frame_count: int,
     *,
-    fps: int = FPS,
+    fps: int | Fraction = FPS,
     audio: FloatArray | None = None,
     sample_rate: int = SAMPLE_RATE,
     on_frame: Callable[[int], None] | None = None,
@@ -193,7 +193,8 @@ def encode_mp4(
         raise ValueError("frame_count must be positive")
     if audio is not None and (audio.ndim != 2 or audio.shape[0] not in (1, 2)):
         raise ValueError("audio must be shaped (channels, samples) with 1 or 2 channels")
-    total_samples = frame_count * sample_rate // fps
+    rate = Fraction(fps)
+    total_samples = frame_count * sample_rate * rate.denominator // rate.numerator
     if audio is not None:
         padded = np.zeros((audio.shape[0], total_samples), np.float32)
         used = min(total_samples, audio.shape[1])
@@ -219,7 +220,7 @@ def encode_mp4(
                 container.mux(video.encode(_to_video_frame(frame, width, height, index, resample)))
                 if audio is not None and audio_stream is not None:
                     # Interleave: keep the audio up to the end of this video frame.
-                    target = (index + 1) * sample_rate // fps
+                    target = (index + 1) * sample_rate * rate.denominator // rate.numerator
                     for chunk in audio_frames(audio, sample_rate, audio_done, target):
                         container.mux(audio_stream.encode(chunk))
                     audio_done = target
@@ -304,6 +305,14 @@ def _decoded(data: bytes) -> Iterator[tuple[float, VideoFrame]]:
             raise InvalidMedia("the video stream could not be decoded") from error
         if first is None:
             raise InvalidMedia("the video stream has no frames")
+
+
+def timed_frames(data: bytes) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
+    """Every frame as it is stored: (seconds since the first frame, RGB array), in presentation order;
+    damaged data raises InvalidMedia."""
+    for time, frame in _decoded(data):
+        rgb = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None, threads=1)
+        yield time, np.asarray(rgb, np.uint8)
 
 
 def _to_image(frame: VideoFrame) -> Image.Image:

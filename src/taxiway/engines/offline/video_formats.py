@@ -738,10 +738,8 @@ def write_video(
     step = on_step or (lambda _done, _total: None)
     seconds = float(frame_count / rate)
     if spec is None:
-        if rate.denominator != 1:
-            raise ValueError(f"mp4 is written at whole frame rates, got {rate}")
         data = encode_mp4(
-            _sdr_only(frames), width, height, frame_count, fps=int(rate), audio=audio,
+            _sdr_only(frames), width, height, frame_count, fps=rate, audio=audio,
             sample_rate=sample_rate, resample=resample, on_frame=lambda index: step(index + 1, frame_count),
             threads=threads,
         )  # fmt: skip

@@ -1,0 +1,91 @@
+"""avatar_videos (`gwm1_avatars`): an MP4 of an avatar speaking, drawn as realtime sessions draw it.
+
+The voice is the given `speech.audio`, or `speech.text` spoken by the offline text-to-speech in the
+chosen voice (`speech.voice`, else the avatar's own: a live preset, or a custom voice's stored preset).
+The face is the custom avatar's processed reference image, or the drawn portrait for presets, animated
+by `avatar_animation`: per frame, the loudness of the voice under that frame opens the mouth (with the
+realtime worker's attack and release), over a slow breathing sway. 1088x704 (the avatar image's frame),
+24 fps, H.264 with the voice as AAC; as long as the speech, at most two minutes.
+
+The persona (image key, voice) was resolved when the task was accepted (`tasks.references`), so the
+video is made with the avatar as it was then.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from taxiway.catalog.media_models import MAX_SPEECH_SECONDS, PERSONA_KEY
+from taxiway.engines.audio import codec
+from taxiway.engines.audio.voices import Preset
+from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.offline.avatar_animation import AvatarAnimator, MouthEnvelope, rms
+from taxiway.engines.offline.video_common import render_video
+from taxiway.engines.offline.video_encode import FPS, SAMPLE_RATE
+
+SIZE = (1088, 704)
+
+
+def speaking_voice(persona: dict[str, object]) -> str | Preset:
+    voice = persona.get("voice") or {}
+    assert isinstance(voice, dict)
+    if isinstance(voice.get("custom"), dict):
+        return Preset.from_json(voice["custom"])
+    return str(voice.get("preset") or "clara")
+
+
+def speech_clip(request: EngineRequest, persona: dict[str, object]) -> codec.Clip:
+    speech = request.params["speech"]
+    if speech["type"] == "audio":
+        return codec.decode(request.asset(str(speech["audio"])), SAMPLE_RATE, "speech.audio")
+    from taxiway.engines.audio import tts  # loaded with the first script, not at server start
+
+    try:
+        return tts.synthesize(str(speech["text"]), speaking_voice(persona)).at(SAMPLE_RATE)
+    except (ValueError, KeyError) as error:  # UnsupportedLanguage is a ValueError too
+        raise EngineFailure("INPUT.INVALID", f"speech.text: could not be spoken ({error})") from error
+
+
+def face(request: EngineRequest, persona: dict[str, object]) -> Image.Image | None:
+    key = persona.get("image")
+    if not key:
+        return None
+    try:
+        with Image.open(io.BytesIO(request.asset(str(key)))) as opened:
+            return opened.convert("RGB")
+    except OSError as error:
+        raise EngineFailure(
+            "ASSET.INVALID", "avatar.avatarId: the avatar's image could not be read"
+        ) from error
+
+
+class TalkingAvatarEngine:
+    name = "talking-avatar"
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        persona = dict(request.params.get(PERSONA_KEY) or {})
+        clip = speech_clip(request, persona)
+        if clip.seconds > MAX_SPEECH_SECONDS + 0.05:
+            field = "speech.audio" if request.params["speech"]["type"] == "audio" else "speech.text"
+            limit = f"avatar videos are at most {MAX_SPEECH_SECONDS:g} s"
+            raise EngineFailure("ASSET.INVALID", f"{field}: the speech runs {clip.seconds:.1f} s; {limit}")
+        context.progress(0.3)
+        animator = AvatarAnimator(face(request, persona), SIZE[0], SIZE[1], FPS)
+        count = max(1, math.ceil(clip.seconds * FPS - 1e-6))
+        per_frame = SAMPLE_RATE // FPS
+        envelope = MouthEnvelope()
+        samples = clip.samples
+
+        def frames() -> Iterator[npt.NDArray[np.uint8]]:
+            for index in range(count):
+                chunk = samples[index * per_frame : (index + 1) * per_frame]
+                yield animator.render(index, envelope.update(rms(chunk)))[:, :, :3]
+
+        audio = np.asarray(samples, np.float32).reshape(1, -1)
+        return render_video(request, frames(), SIZE, count, context, audio=audio, start=0.3)
