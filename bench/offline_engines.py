@@ -1,4 +1,5 @@
-"""Seconds of compute per second of 1280:720 video, per offline engine, on this machine.
+"""Seconds of compute per second of 1280:720 video, per offline engine, on this machine (and seconds per
+image for the image upscaler).
 
 Each engine renders the same 5 s clip twice (best run counts); the baseline measured in the same
 run is encoding 5 s of plain frames with the same H.264 settings, so the ratio shows what each
@@ -18,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from conformance.media import mp4, png
+from conformance.media import mp4, png, wav
 from taxiway.engines.base import EngineRequest, RunContext
 from taxiway.engines.offline.video_encode import encode_mp4
 from taxiway.engines.registry import BUILTIN
@@ -34,6 +35,19 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
       "reference": {"type": "video", "uri": "VID"}}),
     ("lanczos-upscale", "video_upscale", {"model": "upscale_v1", "videoUri": "SMALL"}),
     ("inverse-tone-map", "video_to_hdr", {"model": "ruby", "videoUri": "VID"}),
+    ("creative-video-upscale", "video_upscale",
+     {"model": "magnific_video_upscaler_creative", "videoUri": "SMALL", "resolution": "720p"}),
+    ("motion-interpolation", "video_upscale",
+     {"model": "enhance_frame_rate", "videoUri": "VID", "targetFramerate": "48"}),
+    ("motion-foley", "video_to_audio", {"model": "mirelo_sfx_2_0", "videoUri": "VID", "duration": SECONDS}),
+    ("talking-avatar", "avatar_videos",
+     {"model": "gwm1_avatars", "avatar": {"type": "runway-preset", "presetId": "influencer"},
+      "speech": {"type": "audio", "audio": "VOICE"}, "__persona": {"voice": {"preset": "summer"}}}),
+]  # fmt: skip
+# Images: seconds per upscale of a 640x360 picture by 2 (Real-ESRGAN's compact model, then finishing).
+IMAGE_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("precision-upscale", "image_upscale",
+     {"model": "magnific_precision_upscaler_v2", "imageUri": "PHOTO", "scaleFactor": 2}),
 ]  # fmt: skip
 
 
@@ -67,7 +81,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    media = {"IMG": png(1280, 720), "VID": mp4(1280, 720, SECONDS), "SMALL": mp4(320, 180, SECONDS)}
+    media = {
+        "IMG": png(1280, 720), "VID": mp4(1280, 720, SECONDS), "SMALL": mp4(320, 180, SECONDS),
+        "VOICE": wav(SECONDS), "PHOTO": png(640, 360),
+    }  # fmt: skip
     assets = {uri: _decode(uri) for uri in media.values()}
 
     frame = np.full((720, 1280, 3), 128, np.uint8)
@@ -76,15 +93,28 @@ def main() -> None:
     for engine_name, endpoint, params in CASES:
         engine = BUILTIN[engine_name]()
         body = _substitute({**params, "ratio": "1280:720", "duration": SECONDS}, media)
-        if endpoint in ("video_to_video", "character_performance", "video_upscale", "video_to_hdr"):
+        if endpoint in (
+            "video_to_video",
+            "character_performance",
+            "video_upscale",
+            "video_to_hdr",
+            "avatar_videos",
+        ):
             body.pop("duration")
         request = EngineRequest("bench", endpoint, body["model"], body, seed=7, assets=assets)
         seconds = best_of(args.runs, lambda e=engine, r=request: e.run(r, RunContext()))
         figures[engine_name] = seconds / SECONDS
+    for engine_name, endpoint, params in IMAGE_CASES:
+        engine = BUILTIN[engine_name]()
+        request = EngineRequest("bench", endpoint, params["model"], _substitute(params, media), 7, assets)
+        figures[f"{engine_name} (s/image)"] = best_of(
+            args.runs, lambda e=engine, r=request: e.run(r, RunContext())
+        )
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"compute seconds per second of 1280:720 video (best of {args.runs}, CPU time, one worker)")
+    print(f"compute seconds per second of 1280:720 video (best of {args.runs}, CPU time, one worker;")
+    print("the talking avatar's video is 1088x704, sound for a video is per second of audio)")
     print(f"{'engine':24} {'s/s':>6} {'x encode-only':>14}")
     for name, value in figures.items():
         print(f"{name:24} {value:6.2f} {value / baseline:14.2f}")

@@ -183,7 +183,8 @@ def our_flat(node: dict[str, Any], root: dict[str, Any], path: str = "", out: Fl
 
 def sdk_params(endpoint: str, model_id: str) -> tuple[type, ModuleType] | None:
     """The SDK TypedDict whose `model` Literal names this model, and its module."""
-    module = importlib.import_module(f"runwayml.types.{endpoint}_create_params")
+    # The SDK names most params modules after the endpoint, and avatar_videos' in the singular.
+    module = importlib.import_module(f"runwayml.types.{endpoint.replace('_videos', '_video')}_create_params")
     for value in vars(module).values():
         if typing_extensions.is_typeddict(value) and "model" in value.__annotations__:
             bare, _, _ = _unwrap(get_type_hints(value, include_extras=True)["model"])

@@ -30,6 +30,10 @@ class Variant:
     sound: bool = False
     raw: bool = False  # the seeds' older shape: posted as raw JSON, not through an SDK method
     picture: tuple[str, str] = ("h264", "yuv420p")  # a video output's codec and pixel format
+    fps: float = 24  # a video output's frame rate
+    outputs: int = 1  # how many files the task delivers (`numVariants`)
+    audio_format: str = "mp3"  # an audio output's container (video_to_audio's `format`)
+    node_path: str = ""  # posted by the Node SDK's raw `post` where it has no method (video_to_audio)
 
     @property
     def id(self) -> str:
@@ -84,7 +88,14 @@ def variants() -> list[Variant]:
         Variant("video_upscale", {"model": "upscale_v1", "videoUri": short}, 1280, 720, 2, 2, 1, node=False),
         Variant("video_to_hdr", {"model": "ruby", "videoUri": clip}, 320, 180, 40, 40, 2, picture=("hevc", "yuv420p10le")),
         *audio_variants(),
+        *_media_variants(),
     ]  # fmt: skip
+
+
+def _media_variants() -> list[Variant]:
+    from conformance.media_variants import media_variants  # it builds on Variant, defined here
+
+    return media_variants()
 
 
 def audio_variants() -> list[Variant]:

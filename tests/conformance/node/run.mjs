@@ -8,9 +8,24 @@ for await (const chunk of process.stdin) chunks.push(chunk);
 const { baseURL, apiKey, calls } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
 const client = new RunwayML({ baseURL, apiKey, maxRetries: 0 });
 
-async function run({ resource, params }) {
+// Endpoints the SDK has no method for (video_to_audio) are posted with its raw `post` and polled with
+// `tasks.retrieve`, as an app would.
+async function rawTask(path, params) {
+  const { id } = await client.post(path, { body: params });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const task = await client.tasks.retrieve(id);
+    if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(task.status)) return task;
+    if (Date.now() > deadline) throw new Error(`task ${id} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function run({ resource, path, params }) {
   try {
-    const task = await client[resource].create(params).waitForTaskOutput({ timeout: 120_000 });
+    const task = path
+      ? await rawTask(path, params)
+      : await client[resource].create(params).waitForTaskOutput({ timeout: 120_000 });
     return { ok: true, task };
   } catch (error) {
     return {
