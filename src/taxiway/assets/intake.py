@@ -214,7 +214,7 @@ class AssetIntake:
             return await asyncio.to_thread(blob.read_bytes)
         except OSError:
             message = f"{what} is no longer available (deleted or replaced since the task was accepted)"
-            raise EngineFailure(ASSET_INVALID, message) from None
+            raise Failure(ASSET_INVALID, message) from None
 
     async def _load(self, uri: str, kind: AssetKind, organization_id: str) -> bytes:
         scheme = _scheme(uri)
