@@ -94,6 +94,10 @@ BROKEN = {
         lambda g: g["edges"].append(dict(g["edges"][0])),
         "graph.edges[5].targetInput: another edge already sets first.promptText",
     ),
+    "inputs only": (
+        lambda g: g.update(nodes=g["nodes"][:1], edges=[]),
+        "graph.nodes: a workflow needs at least one generation node",
+    ),
     "duplicate id": (lambda g: _node(g, "last").update(id="first"), "graph.nodes[first].id"),
     "cross-field rule": (
         lambda g: _node(g, "clip")["inputs"].update(promptImage=[{"position": "last"}, {"position": "last"}]),

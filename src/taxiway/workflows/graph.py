@@ -282,6 +282,8 @@ def validate(definition: Definition) -> None:
         if ids.index(node_id) != index:
             problems.append(Problem(("graph", "nodes", node_id, "id"), "another node has this id"))
     known = set(ids)
+    if not graph.generation_nodes:
+        problems.append(Problem(("graph", "nodes"), "a workflow needs at least one generation node"))
     for node in graph.generation_nodes:
         if node.endpoint not in ENDPOINTS:
             problems.append(
