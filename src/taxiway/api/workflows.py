@@ -12,8 +12,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from taxiway.api.auth import CurrentPrincipal, State
+from taxiway.api.avatars import documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
 from taxiway.api.schemas import error_responses
@@ -24,7 +26,7 @@ from taxiway.db.tables import WorkflowInvocation
 from taxiway.tasks.state import TaskStatus
 from taxiway.workflows import invocations
 from taxiway.workflows import repository as workflows
-from taxiway.workflows.graph import Graph, Problem
+from taxiway.workflows.graph import Graph, Problem, Value
 from taxiway.workflows.invocations import ACTIVE, NodeView, Outcome
 
 router = APIRouter(tags=["workflows"])
@@ -74,6 +76,13 @@ async def get_workflow(workflow_id: str, principal: CurrentPrincipal, state: Sta
     )
 
 
+class WorkflowRun(BaseModel):
+    """The run body: values for input nodes' outputs, by node id and output key (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    nodeOutputs: dict[str, dict[str, Value]] | None = None
+
+
 def _node_outputs(data: Mapping[str, Any]) -> Mapping[str, Any]:
     unknown = [key for key in data if key != "nodeOutputs"]
     if unknown:
@@ -104,6 +113,7 @@ def _node_outputs(data: Mapping[str, Any]) -> Mapping[str, Any]:
     "/v1/workflows/{workflow_id}",
     responses=error_responses(400, 404),
     summary="Run a workflow version, optionally replacing its input nodes' values (`nodeOutputs`).",
+    openapi_extra=documented_body(WorkflowRun),
 )
 async def run_workflow(
     workflow_id: str, request: Request, principal: CurrentPrincipal, state: State
