@@ -1,6 +1,7 @@
 // Drives workflows and recipes with the official Node SDK. Reads {baseURL, apiKey, workflowId,
-// nodeOutputs, recipes: [{method, params}]} as JSON on stdin; lists, retrieves and runs the workflow,
-// waits for its invocation and for every recipe task with the SDK's own waitForTaskOutput, and prints
+// nodeOutputs, recipes: [{method, params}]} as JSON on stdin; lists, retrieves and runs the workflow and
+// waits for its invocation with the SDK's own waitForTaskOutput; creates every recipe task, reads it back
+// and deletes it (their outputs are checked through the Python SDK). Prints
 // {workflows, workflow, invocation, recipes: [{ok, created, task} | {ok: false, status, error}]}.
 import RunwayML from '@runwayml/sdk';
 
@@ -16,7 +17,8 @@ function failure(error) {
 async function recipe({ method, params }) {
   try {
     const created = await client.recipes[method](params);
-    const task = await client.tasks.retrieve(created.id).waitForTaskOutput({ timeout: 240_000 });
+    const task = await client.tasks.retrieve(created.id);
+    await client.tasks.delete(created.id);
     return { ok: true, created, task };
   } catch (error) {
     return failure(error);
