@@ -8,7 +8,6 @@ the condition lasts until the operator changes the configuration, and the SDKs r
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,6 +19,8 @@ from taxiway.api.avatars import StrictBody, documented_body, parse_body, preset_
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
 from taxiway.api.schemas import error_responses
+from taxiway.assets.errors import AssetError
+from taxiway.assets.fetch import parse_url
 from taxiway.avatars.presets import PRESET_AVATARS
 from taxiway.clock import iso_millis
 from taxiway.db.tables import RealtimeSession
@@ -167,19 +168,25 @@ class SessionCreate(StrictBody):
         return self
 
 
-def _url_issue(path: list[str | int], url: str, schemes: tuple[str, ...]) -> dict[str, Any] | None:
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s]+", url) and url.split(":", 1)[0].lower() in schemes:
-        return None
-    where = ".".join(map(str, path))
-    allowed = " or ".join(f"{scheme}://" for scheme in schemes)
-    return {"code": "custom", "path": path, "message": f"{where}: Must be a {allowed} URL"}
+def _url_issue(
+    path: list[str | int], url: str, schemes: tuple[str, ...], allow_private: bool
+) -> dict[str, Any] | None:
+    """The asset intake's URL rules (no credentials, a domain name rather than an address unless private
+    networks are allowed); where the name resolves is checked again when the worker connects."""
+    try:
+        parse_url(url, schemes, allow_addresses=allow_private)
+    except AssetError as exc:
+        where = ".".join(map(str, path))
+        return {"code": "custom", "path": path, "message": f"{where}: {exc.reason}"}
+    return None
 
 
 def canonical_params(body: SessionCreate, allow_private: bool) -> dict[str, Any]:
     """The body as stored: the deprecated `livekit` becomes `integration`, URLs are checked.
 
-    Only wss:// and https:// URLs are accepted, as the real API documents; a server that allows
-    private networks (e.g. with a development LiveKit server) also takes ws:// and http://.
+    Only wss:// and https:// URLs on a domain are accepted, as the real API documents; a server that
+    allows private networks (e.g. with a development LiveKit server) also takes ws://, http:// and IP
+    addresses.
     """
     params: dict[str, Any] = body.model_dump(mode="json", exclude_none=True, exclude={"livekit"})
     if body.livekit is not None:
@@ -190,7 +197,7 @@ def canonical_params(body: SessionCreate, allow_private: bool) -> dict[str, Any]
     if integration is not None:
         key = "url" if integration["type"] == "livekit" else "signedUrl"
         where: list[str | int] = ["livekit" if body.livekit is not None else "integration", key]
-        issue = _url_issue(where, integration[key], schemes)
+        issue = _url_issue(where, integration[key], schemes, allow_private)
     if issue is not None:
         raise ApiError(400, VALIDATION_FAILED, [issue])
     return params

@@ -36,6 +36,7 @@ from taxiway.assets.errors import (
 from taxiway.assets.kinds import MIB, AssetKind
 
 MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"https": 443, "wss": 443, "http": 80, "ws": 80}
 # The real fetcher's User-Agent starts with `RunwayML API/`; servers allowlist that prefix.
 USER_AGENT = f"RunwayML API/taxiway-{__version__}"
 
@@ -121,13 +122,22 @@ class FetchedAsset:
 
 def parse_https_url(url: str) -> HttpsTarget:
     """Check the rules that need no network: length, scheme, no credentials, a domain name."""
+    return parse_url(url, ("https",))
+
+
+def parse_url(
+    url: str, schemes: Mapping[str, int] | Sequence[str], allow_addresses: bool = False
+) -> HttpsTarget:
+    """`parse_https_url` for other schemes (`schemes` maps each to its default port, or names https/wss/
+    http/ws); IP literals pass only with `allow_addresses` (an operator who allows private networks)."""
+    ports = schemes if isinstance(schemes, Mapping) else {name: DEFAULT_PORTS[name] for name in schemes}
     if len(url) > MAX_URL_LENGTH:
         raise AssetError(f"{INVALID_URL} URLs must be at most {MAX_URL_LENGTH} characters long.")
     scheme, colon, _ = url.partition(":")
     if not colon or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         raise AssetError(INVALID_URL)
-    if scheme.lower() != "https":
-        raise AssetError(ONLY_HTTPS)
+    if scheme.lower() not in ports:
+        raise AssetError(ONLY_HTTPS if list(ports) == ["https"] else f"{INVALID_URL} Use {_schemes(ports)}.")
     try:
         parsed = httpx.URL(url)
         host = parsed.raw_host.decode("ascii").lower().rstrip(".")
@@ -137,12 +147,24 @@ def parse_https_url(url: str) -> HttpsTarget:
         raise AssetError(INVALID_URL)
     if parsed.userinfo:
         raise AssetError(f"{INVALID_URL} URLs must not contain credentials.")
+    port = parsed.port or ports[scheme.lower()]
     if _looks_like_address(host):
-        raise AssetError(DOMAIN_REQUIRED)
+        if not allow_addresses:
+            raise AssetError(DOMAIN_REQUIRED)
+        try:
+            return HttpsTarget(
+                url=url, host=str(ipaddress.ip_address(host.strip("[]"))), port=port, target=parsed.raw_path
+            )
+        except ValueError:
+            raise AssetError(DOMAIN_REQUIRED) from None
     labels = host.split(".")
     if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise AssetError(INVALID_URL)
-    return HttpsTarget(url=url, host=host, port=parsed.port or 443, target=parsed.raw_path)
+    return HttpsTarget(url=url, host=host, port=port, target=parsed.raw_path)
+
+
+def _schemes(ports: Mapping[str, int]) -> str:
+    return " or ".join(f"{name}://" for name in ports)
 
 
 def _looks_like_address(host: str) -> bool:
@@ -227,19 +249,27 @@ class AssetFetcher:
         limit = kind.rules.url_max_bytes if max_bytes is None else max_bytes
         try:
             async with asyncio.timeout(self.policy.timeout_seconds):
-                address = await self._pin(target)
+                address = await self.pin(target)
                 return await self._download(target, address, kind, limit)
         except (TimeoutError, httpx.TimeoutException):
             raise AssetError(FETCH_TIMEOUT) from None
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             raise AssetError(FETCH_FAILED) from exc
 
-    async def _pin(self, target: HttpsTarget) -> str:
-        """Resolve once; the one address returned is the only one this fetch connects to."""
-        try:
-            found = await self._resolver(target.host, target.port)
-        except OSError:
-            raise AssetError(f"{FETCH_FAILED} The host name does not resolve.") from None
+    async def pin(self, target: HttpsTarget) -> str:
+        """Resolve once; the one address returned is the only one a connection may go to.
+
+        Every address the name resolves to must be public unless the policy allows private networks
+        (an IP literal, which only such a policy lets `parse_url` pass, is its own answer). This is the
+        check for every URL a client chose that the server connects to, not only asset URLs.
+        """
+        if _looks_like_address(target.host):
+            found: Sequence[str] = [target.host]
+        else:
+            try:
+                found = await self._resolver(target.host, target.port)
+            except OSError:
+                raise AssetError(f"{FETCH_FAILED} The host name does not resolve.") from None
         try:
             addresses = [str(ipaddress.ip_address(a.split("%", 1)[0])) for a in found]
         except ValueError:

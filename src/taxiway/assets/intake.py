@@ -103,6 +103,16 @@ class AssetPolicy:
     def ssl_context(self) -> ssl.SSLContext:
         return trust_store(self.ca_bundle)
 
+    def fetcher(
+        self, *, resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> AssetFetcher:
+        """The one network policy for every URL a client gives the server (assets, realtime rooms)."""
+        if resolver is None and self.host_overrides:
+            resolver = make_static_resolver(self.host_overrides)
+        return AssetFetcher(
+            self.fetch_policy(), resolver=resolver, ssl_context=ssl_context or self.ssl_context()
+        )
+
 
 def _scheme(uri: str) -> str:
     """`data`, `runway` or `https`; AssetError with the real API's reason for anything else."""
@@ -148,12 +158,7 @@ class AssetIntake:
         clock: Callable[[], float] = server_clock.timestamp,
     ) -> AssetIntake:
         """Intake for the running server: upload tokens keyed from `signer`, fetching per `policy`."""
-        policy = policy or AssetPolicy()
-        if resolver is None and policy.host_overrides:
-            resolver = make_static_resolver(policy.host_overrides)
-        fetcher = AssetFetcher(
-            policy.fetch_policy(), resolver=resolver, ssl_context=ssl_context or policy.ssl_context()
-        )
+        fetcher = (policy or AssetPolicy()).fetcher(resolver=resolver, ssl_context=ssl_context)
         return cls(store, UploadTokens.from_signer(signer, clock=clock), fetcher)
 
     async def check_at_submission(

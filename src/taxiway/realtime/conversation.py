@@ -317,7 +317,10 @@ class ChatModel:
         if self._client is not None:
             response = await self._client.post(url, json=body, headers=headers)
         else:
-            async with httpx.AsyncClient(timeout=self.config.timeout_seconds) as client:
+            # The operator's endpoint, as configured: no proxy from the environment, no redirects.
+            async with httpx.AsyncClient(
+                timeout=self.config.timeout_seconds, trust_env=False, follow_redirects=False
+            ) as client:
                 response = await client.post(url, json=body, headers=headers)
         response.raise_for_status()
         message = response.json()["choices"][0]["message"]

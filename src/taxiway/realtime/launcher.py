@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from taxiway.assets.errors import FETCH_FAILED, AssetError
+from taxiway.assets.fetch import AssetFetcher, parse_url
+from taxiway.assets.intake import AssetPolicy
 from taxiway.config import Settings
 from taxiway.realtime.conversation import Persona, ToolSpec, VoiceActivity
 from taxiway.realtime.records import StoredTranscript
@@ -23,7 +26,13 @@ from taxiway.realtime.retrieval import KnowledgeDocument
 from taxiway.realtime.room import AvatarRoom, LiveKitRoom
 from taxiway.realtime.sessions import SessionPlan, SessionService
 from taxiway.realtime.speech import FloatArray, SpeakingVoice
-from taxiway.realtime.worker import AvatarWorker, RoomAccess, WorkerOptions, WorkerSession
+from taxiway.realtime.worker import (
+    CONNECT_FAILED_CODE,
+    AvatarWorker,
+    RoomAccess,
+    WorkerOptions,
+    WorkerSession,
+)
 from taxiway.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -78,7 +87,10 @@ class OfflineWorkerLauncher:
     """One asyncio task per live session; `stop` cancels it (the session was ended from outside).
 
     `room_factory`, `speech`, `vad` and `options` are the worker's parts, replaceable where no LiveKit
-    server or speech model can run (tests).
+    server or speech model can run (tests). `network` is the asset intake's network policy: a room URL
+    the client chose (`integration`) is resolved under it before anything connects, and a name that
+    leads into a private network is refused, as for asset URLs. The operator's own LiveKit server is
+    trusted as configured.
     """
 
     def __init__(
@@ -91,8 +103,10 @@ class OfflineWorkerLauncher:
         speech: Any = None,
         vad: Callable[[], VoiceActivity] | None = None,
         options: WorkerOptions | None = None,
+        network: AssetFetcher | None = None,
     ) -> None:
         self.service, self.store, self.settings = service, store, settings
+        self.network = network or AssetPolicy.from_settings(settings).fetcher()
         self.room_factory = room_factory
         self.speech = speech or OfflineSpeech()
         self.vad = vad
@@ -121,6 +135,8 @@ class OfflineWorkerLauncher:
         plan = await self.service.plan(session_id)
         if plan is None:
             return
+        if plan.integration and not await self._reachable(plan):
+            return
         transcript = StoredTranscript(self.service.sessions, session_id)
         try:
             session = worker_session(plan, await self._image(plan.persona.image_key))
@@ -144,6 +160,20 @@ class OfflineWorkerLauncher:
             await self.service.fail(session_id, "TALKING_AVATAR.WORKER_ERROR", message)
         finally:  # a stopped worker's last turns are written before the task ends (and the app with it)
             await transcript.flush()
+
+    async def _reachable(self, plan: SessionPlan) -> bool:
+        """The customer's room URL passes the network policy; otherwise the session fails, unconnected."""
+        allow_private = self.network.policy.allow_private_networks
+        schemes = ("wss", "https", "ws", "http") if allow_private else ("wss", "https")
+        try:
+            await self.network.pin(parse_url(plan.access.url, schemes, allow_addresses=allow_private))
+        except AssetError as exc:
+            reason = exc.reason.removeprefix(FETCH_FAILED).strip() or exc.reason
+            await self.service.fail(
+                plan.session_id, CONNECT_FAILED_CODE, f"Could not join the room: {reason}"
+            )
+            return False
+        return True
 
     async def _image(self, key: str | None) -> Image.Image | None:
         if not key:

@@ -288,8 +288,10 @@ class AvatarWorker:
             self.room.on_event(self._on_event)
             await self.room.connect(session.access.url, session.access.token)
         except Exception as exc:
+            # The reason stays in the log: told to the client, refused connections and failed TLS
+            # handshakes would map which hosts and ports answer wherever the room URL points.
             log.warning("session %s: could not join the room: %s", session.session_id, exc)
-            return await self._fail(CONNECT_FAILED_CODE, f"Could not join the room: {exc}")
+            return await self._fail(CONNECT_FAILED_CODE, "Could not join the room.")
         media: asyncio.Task[None] | None = None
         try:
             audio = await self.room.publish_audio(OUTPUT_SAMPLE_RATE)
