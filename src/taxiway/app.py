@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
@@ -22,6 +22,7 @@ from taxiway.api import (
     documents,
     errors,
     generation,
+    input_limits,
     operator,
     organization,
     outputs,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(input_limits.no_nul_characters)],
     )
     errors.install(app)
     for router in ROUTERS:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import blob_urls, cursor_after
 from taxiway.api.errors import ApiError
+from taxiway.api.input_limits import BoundedDatetime
 from taxiway.api.schemas import error_responses
 from taxiway.avatars import repository as avatars
 from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
@@ -33,11 +34,11 @@ LIST_ORDER = "conversations:createdAt:desc"
 _RESPONSES = error_responses(400, 401, 404)
 
 StartDate = Annotated[
-    datetime | None,
+    BoundedDatetime | None,
     Query(alias="startDate", description="Created on or after (inclusive); a date is its UTC midnight"),
 ]
 EndDate = Annotated[
-    datetime | None, Query(alias="endDate", description="Created before (exclusive); UTC if no offset")
+    BoundedDatetime | None, Query(alias="endDate", description="Created before (exclusive); UTC if no offset")
 ]
 
 
@@ -225,8 +226,8 @@ async def delete_conversation(conversation_id: str, principal: CurrentPrincipal,
 async def avatar_usage(
     principal: CurrentPrincipal,
     state: State,
-    start_date: Annotated[datetime, Query(alias="startDate", description="Start (UTC, inclusive)")],
-    end_date: Annotated[datetime, Query(alias="endDate", description="End (UTC, exclusive)")],
+    start_date: Annotated[BoundedDatetime, Query(alias="startDate", description="Start (UTC, inclusive)")],
+    end_date: Annotated[BoundedDatetime, Query(alias="endDate", description="End (UTC, exclusive)")],
 ) -> JSONResponse:
     start, end = records.utc(start_date), records.utc(end_date)
     async with state.sessions() as db:

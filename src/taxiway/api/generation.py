@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from taxiway.accounts.repository import Principal
+from taxiway.api import input_limits
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.schemas import ErrorBody, TaskCreated
@@ -39,6 +40,8 @@ async def read_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "Request body is not valid JSON") from None
+    except RecursionError:
+        raise input_limits.too_deep() from None
     if not isinstance(data, dict):
         kind = "array" if isinstance(data, list) else type(data).__name__
         issue = {
@@ -48,6 +51,9 @@ async def read_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
             "message": f"Invalid input: expected object, received {kind}",
         }
         raise ApiError(400, VALIDATION_FAILED, [issue])
+    problem = input_limits.json_body_issue(data)
+    if problem is not None:
+        raise ApiError(400, VALIDATION_FAILED, [problem])
     return raw, data
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
+from taxiway.api.input_limits import in_date_range
 from taxiway.api.schemas import ErrorBody
 from taxiway.billing import usage
 from taxiway.clock import utcnow
@@ -27,11 +28,12 @@ def _iso_date(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # left to the strict date check, which names the type received
     try:
-        if _ISO_DATE.fullmatch(value):
-            return date.fromisoformat(value)
+        day = date.fromisoformat(value) if _ISO_DATE.fullmatch(value) else None
     except ValueError:
-        pass
-    raise ValueError("Invalid date: expected a day as YYYY-MM-DD")
+        day = None
+    if day is None:
+        raise ValueError("Invalid date: expected a day as YYYY-MM-DD")
+    return in_date_range(day)
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]

@@ -37,6 +37,8 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             served, moment, item = json.loads(raw)
             cursor = cls(str(served), datetime.fromisoformat(moment), str(item))
+            if "\x00" in cursor.id:
+                raise ValueError("a NUL character")
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             raise BadCursor("The cursor is not one this API returned.") from None
         if cursor.order != order or cursor.moment.tzinfo is None:
