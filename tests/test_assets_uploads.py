@@ -28,7 +28,7 @@ from starlette.requests import Request as StarletteRequest
 import taxiway.api.uploads as uploads_api
 from support.clients import sdk
 from support.https_assets import audio_bytes, image_bytes, video_bytes
-from support.server import Server, free_port
+from support.server import READY_TIMEOUT, Server, free_port
 from taxiway.accounts.repository import Principal
 from taxiway.api import errors
 from taxiway.api.auth import require_principal
@@ -212,7 +212,7 @@ class MiniServer:
 
     def start(self) -> MiniServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + READY_TIMEOUT
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("mini server did not start")

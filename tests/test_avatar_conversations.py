@@ -27,7 +27,7 @@ from runwayml.types.avatar_conversation_retrieve_response import Ended, EndedTra
 from conformance.media import png
 from support.fake_room import FakeRoom
 from support.postgres import postgres_cluster, run_in_thread
-from support.server import free_port
+from support.server import READY_TIMEOUT, free_port
 from support.speech_doubles import ToneSynthesizer, ToneTranscriber
 from taxiway.accounts.keys import generate_key
 from taxiway.accounts.repository import create_key, create_organization
@@ -94,7 +94,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + READY_TIMEOUT
         while not self.server.started:
             assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
             time.sleep(0.02)

@@ -86,10 +86,23 @@ def test_unknown_route_is_404_json(server: Server) -> None:
     assert response.json() == {"error": "Not found"}
 
 
-def test_wrong_method_is_405_json(server: Server) -> None:
-    response = httpx.put(f"{server.base_url}/v1/tasks/x", headers=headers(server))
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/tasks/x", "DELETE, GET"),
+        ("POST", "/v1/avatars/x", "DELETE, GET, PATCH"),
+        ("PUT", "/v1/voices", "GET, POST"),
+        ("GET", "/v1/realtime_sessions/x/consume", "OPTIONS, POST"),
+        ("DELETE", "/v1/text_to_image", "POST"),
+    ],
+)
+def test_wrong_method_is_405_json_allowing_every_method(
+    server: Server, method: str, path: str, allowed: str
+) -> None:
+    response = httpx.request(method, f"{server.base_url}{path}", headers=headers(server))
     assert response.status_code == 405
-    assert "error" in response.json()
+    assert response.headers["allow"] == allowed
+    assert response.json() == {"error": "Method not allowed"}
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,10 @@ ENGINE_CACHE = Path(tempfile.gettempdir()) / f"taxiway-test-engine-cache-{os.get
 os.environ.setdefault("TAXIWAY_CACHE_DIR", str(ENGINE_CACHE))
 
 
+# How long a starting server may take to answer; generous, since tests share a loaded machine.
+READY_TIMEOUT = float(os.environ.get("TAXIWAY_TEST_READY_TIMEOUT", "300"))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -55,9 +59,9 @@ class Server:
         env.update(self.env)
         return env
 
-    def start(self, timeout: float = 300.0) -> Server:
-        """Waits for /healthz as long as the process lives: a busy machine can take minutes to import
-        and migrate, and a server that dies is reported at once."""
+    def start(self, timeout: float = READY_TIMEOUT) -> Server:
+        """Wait for /healthz as long as the process lives: on a busy machine start-up (imports,
+        migrations) can take minutes, and a server that exits fails at once with its log."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
@@ -68,10 +72,10 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
                     return self
             except httpx.TransportError:
-                time.sleep(0.1)
+                time.sleep(0.2)
         raise TimeoutError(f"server did not start:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

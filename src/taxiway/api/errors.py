@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from taxiway.testmode.runtime import SimulatedReply
 
@@ -187,11 +188,27 @@ async def _simulated_reply_handler(request: Request, exc: Exception) -> JSONResp
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
+
+
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in _HTTP_MESSAGES else None
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return error_response(
-        exc.status_code, message or _HTTP_MESSAGES.get(exc.status_code, "Request failed"), headers=exc.headers
+        exc.status_code, message or _HTTP_MESSAGES.get(exc.status_code, "Request failed"), headers=headers
     )
 
 
