@@ -27,7 +27,7 @@ TABLES = {
     "organizations", "settings", "api_keys", "ledger_entries", "tasks",
     "documents", "avatars", "avatar_documents", "realtime_sessions",
     "avatar_conversations", "avatar_conversation_turns", "voices",
-    "workflows", "workflow_invocations", "workflow_node_runs",
+    "workflows", "workflow_invocations", "workflow_node_runs", "idempotency_keys",
 }  # fmt: skip
 BOOTSTRAP_CREDITS = 10_000  # Settings.bootstrap_credits by default
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
@@ -235,6 +236,7 @@ _AVATAR_RESPONSES = error_responses(400, 401, 404)
     summary="Create an avatar; it is PROCESSING until its image is ready",
     openapi_extra=documented_body(AvatarCreate),
 )
+@idempotency.idempotent
 async def create_avatar(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(AvatarCreate, raw, data, UNION_TAGS)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import (
     StrictBody,
@@ -81,6 +82,7 @@ def render_document(
     summary="Create a knowledge document",
     openapi_extra=documented_body(DocumentCreate),
 )
+@idempotency.idempotent
 async def create_document(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(DocumentCreate, raw, data, frozenset())

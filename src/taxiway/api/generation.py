@@ -13,9 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from taxiway.accounts.repository import Principal
-from taxiway.api import input_limits
+from taxiway.api import idempotency, input_limits
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.schemas import ErrorBody, TaskCreated
@@ -104,9 +105,11 @@ async def create_task(
     spec: ModelSpec,
     params: dict[str, Any],
     raw: bytes,
+    once: idempotency.Guard | None = None,
 ) -> JSONResponse:
     """Everything after a body validated: test-mode replies, input checks, the task and its credits.
-    Catalog endpoints and recipes alike answer `{id, estimatedCost}`."""
+    Catalog endpoints and recipes alike answer `{id, estimatedCost}`; with `once` (the request's
+    Idempotency-Key) the answer is kept in the task's own transaction."""
     simulation = testmode.from_headers(request.headers, state.settings.test_mode)
     if simulation is None and state.settings.test_mode:
         async with state.sessions() as session:
@@ -125,20 +128,32 @@ async def create_task(
             task = await service.submit(
                 session, principal, spec, params, checked.input_seconds, checked.input_pixels, simulation
             )
+            answer = {"id": task.id, "estimatedCost": {"credits": task.estimated_credits}}
+            if once is not None:
+                await once.remember(session, answer)  # the task and its key commit together
     except InsufficientCredits as exc:
         raise ApiError(400, str(exc)) from None
     except QuotaExceeded as exc:
         raise ApiError(exc.status, exc.message) from None
+    except IntegrityError:
+        replayed = await once.replay(state) if once is not None else None
+        if replayed is None:
+            raise
+        return replayed  # a twin with the same key committed first
     state.scheduler.wake()
-    return JSONResponse({"id": task.id, "estimatedCost": {"credits": task.estimated_credits}})
+    return JSONResponse(answer)
 
 
 def _route(endpoint: EndpointSpec) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
         raw, data = await read_json_object(request)
+        once = idempotency.guard(request, principal, data)
+        replayed = await once.replay(state)
+        if replayed is not None:
+            return replayed
         params = validate_body(endpoint.name, raw, data)
         spec = model_spec(endpoint.name, params["model"])
-        return await create_task(request, principal, state, endpoint.name, spec, params, raw)
+        return await create_task(request, principal, state, endpoint.name, spec, params, raw, once)
 
     create.__name__ = f"create_{endpoint.name}"
     return create

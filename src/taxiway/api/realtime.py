@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State, bearer_token
 from taxiway.api.avatars import StrictBody, documented_body, parse_body, preset_id
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
@@ -243,6 +244,7 @@ _RESPONSES = error_responses(400, 401, 404, 409)
     summary="Create a realtime session with an avatar",
     openapi_extra=documented_body(SessionCreate),
 )
+@idempotency.idempotent
 async def create_session(
     request: Request, principal: CurrentPrincipal, state: State, service: Sessions
 ) -> JSONResponse:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
@@ -68,6 +69,7 @@ class UploadCreated(BaseModel):
     summary="Start an ephemeral upload",
     description="Returns a form to POST the file to, and the runway:// URI it will have for 24 hours.",
 )
+@idempotency.idempotent
 async def create_upload(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     try:

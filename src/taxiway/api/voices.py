@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import blob_urls, cursor_after, documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
@@ -142,6 +143,7 @@ _RESPONSES = error_responses(400, 401, 404)
     summary="Create a voice from an audio sample (clone) or a description; it is PROCESSING until ready",
     openapi_extra=documented_body(VoiceCreate),
 )
+@idempotency.idempotent
 async def create_voice(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = _parse(VoiceCreate, raw, data)
