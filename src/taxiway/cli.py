@@ -97,6 +97,7 @@ def serve(
 
     import uvicorn
 
+    from taxiway.api import connections
     from taxiway.app import create_app
 
     settings = _settings(
@@ -116,6 +117,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        http=connections.protocol(connections.ConnectionLimits.from_settings(settings)),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,  # type: ignore[arg-type]
     )
 
 

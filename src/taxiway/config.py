@@ -66,6 +66,24 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
     max_task_attempts: int = Field(default=3, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # Slow and idle clients (see `api/connections.py`).
+    request_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time for a request's line and headers to arrive, from its first byte"
+    )
+    request_body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest pause in a request body; also the grace before its rate counts",
+    )
+    request_body_min_bytes_per_second: float = Field(
+        default=8192.0, ge=0, description="Slowest average body rate accepted once the grace has passed"
+    )
+    keep_alive_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long an idle keep-alive connection stays open (uvicorn)"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections past which new ones are closed at once"
+    )
     log_level: str = "info"
     test_mode: bool = Field(
         default=False, description="Let `taxiway clock` move the server's time; for tests, never production"

@@ -94,7 +94,10 @@ def test_keys_belong_to_an_organization(server: Server) -> None:
         ("/v1/uploads", {"filename": "a.png", "type": "ephemeral"}, "runwayUri"),
         (
             "/v1/voices",
-            {"name": "v", "from": {"type": "text", "prompt": "a calm voice, warm and slow", "model": "eleven_ttv_v3"}},
+            {
+                "name": "v",
+                "from": {"type": "text", "prompt": "a calm voice, warm and slow", "model": "eleven_ttv_v3"},
+            },
             "id",
         ),
     ],

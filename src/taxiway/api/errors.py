@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from taxiway.testmode.runtime import SimulatedReply
@@ -212,6 +213,11 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client left (or was cut off for sending too slowly) before its body arrived: nobody to answer."""
+    return Response(status_code=400)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "An unexpected error occurred.")
@@ -222,4 +228,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(SimulatedReply, _simulated_reply_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(ClientDisconnect, _client_gone_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
