@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from taxiway import processes
+
 # ISO 639-1 code -> espeak-ng voice. Only languages some backend can speak are listed.
 ESPEAK_VOICES = {
     "en": "en-us",
@@ -58,7 +60,7 @@ class EspeakProcess:
         source_root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)
-        return subprocess.Popen(
+        return processes.popen(
             [sys.executable, "-m", "taxiway.engines.audio.espeak_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -17,6 +17,8 @@ import subprocess
 import threading
 from collections.abc import Sequence
 
+from taxiway import processes
+
 # Apertium names languages by ISO 639-3 (newer pairs) or 639-1 (older ones); the API speaks 639-1.
 _ISO3 = {
     "afr": "af", "arg": "an", "ast": "ast", "bel": "be", "bul": "bg", "cat": "ca", "dan": "da", "eng": "en",
@@ -59,7 +61,7 @@ def _direct_modes() -> dict[tuple[str, str], str]:
             listing = ""
             if binary:
                 try:
-                    listing = subprocess.run(
+                    listing = processes.run(
                         [binary, "-l"], capture_output=True, text=True, timeout=30, check=False
                     ).stdout
                 except (OSError, subprocess.TimeoutExpired):
@@ -101,7 +103,7 @@ def _apertium(mode: str, lines: Sequence[str]) -> list[str]:
     if binary is None:
         raise TranslationError("apertium is not installed")
     try:
-        done = subprocess.run(
+        done = processes.run(
             [binary, "-u", mode],
             input="\n".join(lines) + "\n",
             capture_output=True,
