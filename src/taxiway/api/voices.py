@@ -20,6 +20,7 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import blob_urls, cursor_after, documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
+from taxiway.api.rate_limits import SlidingWindow
 from taxiway.api.schemas import error_responses
 from taxiway.assets.intake import AssetRejected
 from taxiway.assets.kinds import AssetKind
@@ -174,6 +175,10 @@ async def create_voice(request: Request, principal: CurrentPrincipal, state: Sta
     return JSONResponse({"id": voice_id})
 
 
+# Previews cost seconds of CPU and no credits: bounded per organization, so one cannot starve the rest.
+PREVIEWS = SlidingWindow(limit=20, seconds=60, concurrent=2, what="voice previews")
+
+
 @router.post(
     "/preview",
     responses=_RESPONSES,
@@ -183,7 +188,11 @@ async def create_voice(request: Request, principal: CurrentPrincipal, state: Sta
 async def preview_voice(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = _parse(VoicePreview, raw, data)
-    made = await state.voices.preview(body.prompt)
+    PREVIEWS.acquire(principal.organization_id)
+    try:
+        made = await state.voices.preview(body.prompt)
+    finally:
+        PREVIEWS.release(principal.organization_id)
     ttl = state.settings.output_url_ttl_seconds
     key = await state.voices.store_preview(principal.organization_id, made.mp3, ttl)
     return JSONResponse({"url": blob_urls(request, state)(key), "durationSecs": round(made.seconds, 3)})
