@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from taxiway.config import Settings
 from taxiway.engines.audio import asr, tts
 from taxiway.engines.audio.codec import Clip, encode_wav
 from taxiway.engines.audio.dubbing import DubbingEngine
@@ -28,12 +29,14 @@ TEXT = (
 )
 WARM_TEXT = "The library opens at nine. Bring your own books and a warm coat."
 URI = "data:bench"
+# Where the speech models are assembled: the same dir a server with these settings uses.
+CACHE = Settings().engine_cache_dir
 Case = Callable[[], tuple[str, float, float]]
 
 
 def _speech(text: str, seconds: float = 10.0) -> Clip:
     """`seconds` of English speech at 48 kHz with light noise (the text repeats to fill it)."""
-    spoken = tts.synthesize(text, "James", "en").at(48_000)
+    spoken = tts.synthesize(text, "James", "en", cache=CACHE).at(48_000)
     samples = np.resize(spoken.samples, int(seconds * 48_000))
     noise = 0.01 * np.random.default_rng(0).standard_normal(len(samples))
     return Clip((samples + noise).astype(np.float32), 48_000)
@@ -59,7 +62,7 @@ def isolation_case() -> tuple[str, float, float]:
 
 def dubbing_case() -> tuple[str, float, float]:
     params = {"model": "eleven_voice_dubbing", "audioUri": URI, "targetLang": "es"}
-    return ("offline-dubbing (en->es)", *_timed(DubbingEngine(), "voice_dubbing", params, True))
+    return ("offline-dubbing (en->es)", *_timed(DubbingEngine(CACHE), "voice_dubbing", params, True))
 
 
 def sound_effect_case() -> tuple[str, float, float]:
@@ -72,10 +75,10 @@ def sound_effect_case() -> tuple[str, float, float]:
 
 
 def asr_case() -> tuple[str, float, float]:
-    asr.transcribe(_speech(WARM_TEXT))
+    asr.transcribe(_speech(WARM_TEXT), cache=CACHE)
     clip = _speech(TEXT)
     start = time.perf_counter()
-    asr.transcribe(clip)
+    asr.transcribe(clip, cache=CACHE)
     return "asr (whisper base)", clip.seconds, time.perf_counter() - start
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from audio_cases_signal import CACHE
 from audio_cases_signal import CASES as SIGNAL_CASES
 from taxiway.engines.audio import codec, phonemes, piper, tts
 from taxiway.engines.audio.codec import Clip
@@ -58,7 +59,7 @@ def _tts_case(preset: str) -> Case:
 
         def work() -> list[Artifact]:
             tts._sentence.cache_clear()  # measure synthesis, not the avatar's repeated-sentence cache
-            return TextToSpeechEngine().run(request, RunContext())
+            return TextToSpeechEngine(CACHE).run(request, RunContext())
 
         artifacts, seconds = best_of(runs, work)
         return (

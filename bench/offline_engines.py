@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from conformance.media import mp4, png, wav
-from taxiway.engines.base import EngineRequest, RunContext
+from taxiway.config import Settings
+from taxiway.engines.base import EngineRequest, EngineSetup, RunContext
 from taxiway.engines.offline.video_encode import encode_mp4
 from taxiway.engines.registry import BUILTIN
 
@@ -90,8 +91,9 @@ def main() -> None:
     frame = np.full((720, 1280, 3), 128, np.uint8)
     baseline = best_of(args.runs, lambda: encode_mp4(iter([frame] * 120), 1280, 720, 24 * SECONDS)) / SECONDS
     figures: dict[str, float] = {"h264-encode-only": baseline}
+    setup = EngineSetup(Settings())
     for engine_name, endpoint, params in CASES:
-        engine = BUILTIN[engine_name]()
+        engine = BUILTIN[engine_name](setup)
         body = _substitute({**params, "ratio": "1280:720", "duration": SECONDS}, media)
         if endpoint in (
             "video_to_video",

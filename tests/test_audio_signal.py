@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
+from support.server import ENGINE_CACHE
 from taxiway.engines.audio import asr, isolation, sound_effects, translation, tts
 from taxiway.engines.audio.codec import Clip, decode, encode_wav
 from taxiway.engines.audio.dubbing import DubbingEngine, wsola
@@ -82,12 +83,12 @@ def snr_db(clean: np.ndarray[Any, Any], estimate: np.ndarray[Any, Any]) -> float
 
 @pytest.fixture(scope="module")
 def english() -> Clip:
-    return tts.synthesize(ENGLISH, "James", "en")
+    return tts.synthesize(ENGLISH, "James", "en", cache=ENGINE_CACHE)
 
 
 @pytest.fixture(scope="module")
 def spanish() -> Clip:
-    return tts.synthesize(SPANISH, "Lisa", "es")
+    return tts.synthesize(SPANISH, "Lisa", "es", cache=ENGINE_CACHE)
 
 
 def padded(clip: Clip, rate: int, seconds: float = 0.5) -> Clip:
@@ -316,29 +317,32 @@ def _words(text: str) -> set[str]:
 
 def test_asr_transcribes_synthesized_speech_with_times(english: Clip) -> None:
     clip = padded(english, 16_000, seconds=1.5)
-    result = asr.transcribe(clip)
+    result = asr.transcribe(clip, cache=ENGINE_CACHE)
     assert result.language == "en"
     assert {"morning", "weather", "music", "city"} <= _words(result.text)
     assert result.segments and 1.0 <= result.segments[0].start < 2.0
     assert result.segments[-1].end <= clip.seconds
-    assert {"morning", "weather", "music"} <= _words(asr.transcribe(clip, "en", fast=True).text)  # tiny.en
+    assert {"morning", "weather", "music"} <= _words(
+        asr.transcribe(clip, "en", fast=True, cache=ENGINE_CACHE).text
+    )  # tiny.en
 
 
 def test_asr_translates_speech_into_english(spanish: Clip) -> None:
-    assert asr.transcribe(spanish).language == "es"
-    english = asr.transcribe(spanish, "es", task="translate")
+    assert asr.transcribe(spanish, cache=ENGINE_CACHE).language == "es"
+    english = asr.transcribe(spanish, "es", task="translate", cache=ENGINE_CACHE)
     assert {"morning", "music", "city"} <= _words(english.text)
 
 
 def test_asr_hears_nothing_in_noise_free_silence() -> None:
-    result = asr.transcribe(Clip(np.zeros(3 * 16_000, np.float32), 16_000))
+    result = asr.transcribe(Clip(np.zeros(3 * 16_000, np.float32), 16_000), cache=ENGINE_CACHE)
     assert result.text == "" and result.segments == ()
 
 
 def test_asr_is_safe_from_several_threads(english: Clip) -> None:
     texts: list[str] = []
     workers = [
-        threading.Thread(target=lambda: texts.append(asr.transcribe(english, "en").text)) for _ in range(2)
+        threading.Thread(target=lambda: texts.append(asr.transcribe(english, "en", cache=ENGINE_CACHE).text))
+        for _ in range(2)
     ]
     for worker in workers:
         worker.start()
@@ -373,7 +377,7 @@ def test_wsola_changes_length_not_pitch(english: Clip) -> None:
 def _dub(source: Clip, target: str, **options: Any) -> tuple[Artifact, list[float]]:
     uri, assets = wav_asset(source)
     params = {"model": "eleven_voice_dubbing", "audioUri": uri, "targetLang": target, **options}
-    return run_engine(DubbingEngine(), "voice_dubbing", params, assets)
+    return run_engine(DubbingEngine(ENGINE_CACHE), "voice_dubbing", params, assets)
 
 
 BACKGROUND_HZ = 5000.0  # a steady whistle: above any voice's harmonics' dominant range, easy to find
@@ -399,7 +403,7 @@ def test_dubbing_english_to_spanish(english: Clip) -> None:
     assert result.seconds == pytest.approx(source.seconds, abs=1e-6)
     assert progress == sorted(progress) and progress[-1] == 1.0
     dubbed = decode(result.data, 16_000)
-    heard = asr.transcribe(dubbed)
+    heard = asr.transcribe(dubbed, cache=ENGINE_CACHE)
     assert heard.language == "es"
     assert len({"buenos", "días", "tiempo", "música", "ciudad"} & _words(heard.text)) >= 3, heard.text
     assert _background_level(dubbed) > 100  # the background is kept under the dub by default
@@ -410,7 +414,7 @@ def test_dubbing_spanish_to_english_with_whisper_translation(spanish: Clip) -> N
     result, _ = _dub(source, "en", dropBackgroundAudio=True, disableVoiceCloning=True)
     assert result.seconds == pytest.approx(source.seconds, abs=1e-6)
     dubbed = decode(result.data, 16_000)
-    heard = asr.transcribe(dubbed)
+    heard = asr.transcribe(dubbed, cache=ENGINE_CACHE)
     assert heard.language == "en"
     assert len({"morning", "music", "city", "everyone", "everybody"} & _words(heard.text)) >= 2, heard.text
     assert _background_level(dubbed) < 10  # dropped
@@ -431,7 +435,7 @@ def test_dubbing_needs_speech_and_honours_cancel(english: Clip) -> None:
     assert info.value.code == "ASSET.INVALID" and "no speech" in info.value.message
     uri, assets = wav_asset(padded(english, 48_000))
     cancelled_after_first_progress(
-        DubbingEngine(), "voice_dubbing", {"audioUri": uri, "targetLang": "es"}, assets
+        DubbingEngine(ENGINE_CACHE), "voice_dubbing", {"audioUri": uri, "targetLang": "es"}, assets
     )
 
 

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from support.server import ENGINE_CACHE
 from taxiway.engines.audio import codec, phonemes, piper, tts
 from taxiway.engines.audio.codec import Clip
 from taxiway.engines.audio.speech_to_speech import SpeechToSpeechEngine
@@ -30,11 +30,6 @@ from taxiway.engines.audio.text_to_speech import TextToSpeechEngine
 from taxiway.engines.audio.voices import PRESETS
 from taxiway.engines.base import EngineRequest, RunContext, TaskCancelled
 from taxiway.errors import Failure
-
-# Share derived models (the assembled Kokoro ONNX) with the other test sessions on this machine.
-os.environ.setdefault(
-    "TAXIWAY_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"taxiway-test-engine-cache-{os.getuid()}")
-)
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. Please call me back this afternoon."
 SPANISH = "Hoy hace buen tiempo y vamos a ir al parque con mis amigos."
@@ -160,19 +155,19 @@ def recording_context() -> tuple[RunContext, list[float]]:
 
 @pytest.mark.parametrize("preset", ["Clint", "clara"])  # Piper joe based, Kokoro jf_nezumi based
 def test_presets_speak_intelligible_english(tiny_en: Any, preset: str) -> None:
-    clip = tts.synthesize(SENTENCE, preset, "en")
+    clip = tts.synthesize(SENTENCE, preset, "en", cache=ENGINE_CACHE)
     assert word_accuracy(SENTENCE, transcribe(tiny_en, clip)) >= 0.8
 
 
 def test_spanish_is_spoken_in_spanish(whisper_base: Any) -> None:
-    clip = tts.synthesize(SPANISH, "Maya", "es")
+    clip = tts.synthesize(SPANISH, "Maya", "es", cache=ENGINE_CACHE)
     assert word_accuracy(SPANISH, transcribe(whisper_base, clip, "es")) >= 0.7
 
 
 def test_every_preset_has_its_own_pitch_and_timbre() -> None:
     signatures = {}
     for name, preset in PRESETS.items():
-        clip = tts.synthesize("Hello there, how are you today?", name, "en")
+        clip = tts.synthesize("Hello there, how are you today?", name, "en", cache=ENGINE_CACHE)
         pitch = median_f0(clip)
         low, high = preset.f0_range
         assert low <= pitch <= high, (name, pitch, preset.f0_range)
@@ -184,18 +179,24 @@ def test_every_preset_has_its_own_pitch_and_timbre() -> None:
 
 
 def test_same_input_gives_the_same_bytes() -> None:
-    first = TextToSpeechEngine().run(tts_request("Good morning. How did you sleep?", "Kirk"), RunContext())
+    first = TextToSpeechEngine(ENGINE_CACHE).run(
+        tts_request("Good morning. How did you sleep?", "Kirk"), RunContext()
+    )
     tts._sentence.cache_clear()  # synthesize again from scratch, not from the sentence cache
-    second = TextToSpeechEngine().run(tts_request("Good morning. How did you sleep?", "Kirk"), RunContext())
+    second = TextToSpeechEngine(ENGINE_CACHE).run(
+        tts_request("Good morning. How did you sleep?", "Kirk"), RunContext()
+    )
     assert first[0].data == second[0].data
     assert first[0].content_type == "audio/mpeg" and first[0].seconds
 
 
 def test_unsupported_language_is_refused() -> None:
     with pytest.raises(tts.UnsupportedLanguage, match="supported: en, es"):
-        tts.synthesize("Guten Tag", "Clint", "de")
+        tts.synthesize("Guten Tag", "Clint", "de", cache=ENGINE_CACHE)
     with pytest.raises(Failure) as failure:
-        TextToSpeechEngine().run(tts_request("Guten Tag", "Clint", languageCode="de"), RunContext())
+        TextToSpeechEngine(ENGINE_CACHE).run(
+            tts_request("Guten Tag", "Clint", languageCode="de"), RunContext()
+        )
     assert failure.value.code == "ASSET.INVALID"
 
 
@@ -212,7 +213,7 @@ def test_long_text_is_read_sentence_by_sentence() -> None:
     assert all(len(piece) <= tts.MAX_SENTENCE_CHARS for piece, _ in pieces)
     assert [piece for piece, _ in pieces][-2:] == ["Short one!", "Done?"]
     engine_context, seen = recording_context()
-    artifacts = TextToSpeechEngine().run(tts_request("One. Two. Three!", "Pip"), engine_context)
+    artifacts = TextToSpeechEngine(ENGINE_CACHE).run(tts_request("One. Two. Three!", "Pip"), engine_context)
     assert seen == sorted(seen) and seen[0] == 0.0 and seen[-1] == 1.0 and len(seen) >= 5
     assert artifacts[0].seconds is not None and 1.0 < artifacts[0].seconds < 5.0
 
@@ -221,7 +222,7 @@ def test_cancel_stops_synthesis_between_sentences() -> None:
     context = RunContext()
     context.on_progress = lambda fraction: context.cancel_event.set() if fraction > 0 else None
     with pytest.raises(TaskCancelled):
-        TextToSpeechEngine().run(tts_request("One. Two. Three. Four.", "Tom"), context)
+        TextToSpeechEngine(ENGINE_CACHE).run(tts_request("One. Two. Three. Four.", "Tom"), context)
 
 
 def test_espeak_runs_in_its_own_process() -> None:

@@ -509,3 +509,41 @@ def test_sdk_flow_generates_cancels_and_reports(gpu_server: Server, folders: dic
     assert "missing" in rows["gemini_2.5_flash"]
     assert str(folders["wan"]) in rows["gen4.5"]
     assert os.fspath(folders["flux"]) in rows["gen4_image"]
+
+
+def test_serve_data_dir_holds_what_the_engines_write(
+    folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`taxiway serve --data-dir X` with another data dir in the environment: the diffusers state and the
+    compile cache go to X, as everything else does (engines get the server's settings, not the env's)."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from taxiway import cli
+
+    chosen, environment = tmp_path / "chosen", tmp_path / "environment"
+    monkeypatch.delenv("TAXIWAY_CACHE_DIR", raising=False)
+    monkeypatch.setenv("TAXIWAY_DATA_DIR", str(environment))
+    engines = {"gen4_image": "diffusers-image", "gen4.5": "diffusers-video"}
+    weights = {"gen4_image": small(folders["flux"]).model_dump(mode="json")}
+    monkeypatch.setenv("TAXIWAY_ENGINES", json.dumps(engines))
+    monkeypatch.setenv("TAXIWAY_WEIGHTS", json.dumps(weights))
+    monkeypatch.setenv("TAXIWAY_DIFFUSERS_DEVICE", "cpu")
+    monkeypatch.setenv("TAXIWAY_DIFFUSERS_BATCH_WINDOW_MS", "0")
+    served: list[Any] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **_options: served.append(app))
+    result = CliRunner().invoke(cli.app, ["serve", "--data-dir", str(chosen)])
+    assert result.exit_code == 0, result.output
+
+    with TestClient(served[0]) as client:
+        services = client.app.state.taxiway
+        engine = services.engines.get("text_to_image", "gen4_image")
+        options = engine.runtime.options
+        assert options.state_file == chosen / "diffusers-state.json"
+        assert options.compile_cache == chosen / "torch-compile"
+        assert services.settings.engine_cache_dir == chosen / "cache"
+        assert services.engines.get("text_to_video", "gen4.5").runtime is engine.runtime  # one runtime
+        engine.run(image_request(), RunContext())
+    assert json.loads((chosen / "diffusers-state.json").read_text())["device"] == "cpu"
+    assert (chosen / "taxiway.db").exists()
+    assert not environment.exists()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from support.server import ENGINE_CACHE
 from taxiway.catalog.media_models import PERSONA_KEY, upscale_limits
 from taxiway.catalog.models import Measured
 from taxiway.engines.audio import codec
@@ -167,7 +168,7 @@ def test_avatar_mouth_follows_the_speech() -> None:
         "speech": {"type": "audio", "audio": "speech"},
         PERSONA_KEY: {"voice": {"preset": "summer"}},
     }
-    [out] = TalkingAvatarEngine().run(
+    [out] = TalkingAvatarEngine(ENGINE_CACHE).run(
         request("avatar_videos", "gwm1_avatars", params, {"speech": audio}), RunContext()
     )
     info = probe_video(out.data)

@@ -11,6 +11,7 @@ import asyncio
 import numpy as np
 
 from support.fake_room import FakeRoom
+from support.server import ENGINE_CACHE
 from taxiway.config import Settings
 from taxiway.engines.audio import tts
 from taxiway.realtime.conversation import Persona
@@ -28,8 +29,8 @@ async def test_spoken_question_gets_a_spoken_grounded_answer() -> None:
     worker = AvatarWorker(
         session,
         room,
-        OfflineSpeech(),
-        OfflineSpeech(),
+        OfflineSpeech(ENGINE_CACHE),
+        OfflineSpeech(ENGINE_CACHE),
         Settings(),
         reporter=reporter,
         clock=ScaledClock(4.0),
@@ -39,7 +40,7 @@ async def test_spoken_question_gets_a_spoken_grounded_answer() -> None:
     room.join(USER)
     await room.until(lambda: bool(room.messages("transcription", "assistant")), 120)
 
-    question = tts.synthesize("When do you open on Saturday?", "Mark")
+    question = tts.synthesize("When do you open on Saturday?", "Mark", cache=ENGINE_CACHE)
     room.speak(USER, question.samples, question.rate, silence_after=1.5)
     await room.until(lambda: bool(room.messages("transcription", "user")), 120)
     heard = room.messages("transcription", "user")[0]["text"].lower()

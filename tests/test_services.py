@@ -12,6 +12,8 @@ import pytest
 
 from taxiway import services as composition
 from taxiway.config import Settings
+from taxiway.engines.base import Artifact, EngineRequest, EngineSetup, RunContext
+from taxiway.engines.registry import EngineRegistry
 from taxiway.periodic import Periodic
 from taxiway.services import Services, build_services, running
 
@@ -144,3 +146,38 @@ async def test_background_services_start_in_order_and_stop_in_reverse(
             assert session is not None
     assert calls[len(order) :] == [call.replace("start", "stop") for call in reversed(order)]
     assert calls[0] == "start Periodic"  # the test clock first, before anything reads the time
+
+
+class EngineWithSetup:
+    """A configured engine whose constructor takes the server's engine setup."""
+
+    name = "test-with-setup"
+
+    def __init__(self, setup: EngineSetup) -> None:
+        self.setup = setup
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        return []
+
+
+def test_engines_are_made_from_the_server_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        cache_dir=tmp_path / "derived",
+        engines={
+            "gen4_image": "test_services:EngineWithSetup",
+            "gen4_image_turbo": "support.engines:SlowImageEngine",  # takes no argument: made with none
+        },
+    )
+    registry = EngineRegistry(settings)
+    made = registry.get("text_to_image", "gen4_image")
+    assert isinstance(made, EngineWithSetup) and made.setup.settings is settings
+    assert registry.get("text_to_image", "gen4_image") is made  # built once
+    assert registry.get("text_to_image", "gen4_image_turbo").name == "test-slow-image"
+    speech = registry.get("text_to_speech", "eleven_multilingual_v2")
+    assert getattr(speech, "cache") == tmp_path / "derived"  # noqa: B009 - not every engine has one
+    assert Settings(data_dir=tmp_path, cache_dir=None).engine_cache_dir == tmp_path / "cache"
+    with pytest.raises(ValueError, match="unknown engine"):
+        EngineRegistry(Settings(data_dir=tmp_path, engines={"gen4_image": "no-such-engine"})).get(
+            "text_to_image", "gen4_image"
+        )

@@ -22,7 +22,7 @@ from runwayml import BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import data_uri, png
 from support.clients import sdk
-from support.server import Server
+from support.server import ENGINE_CACHE, Server
 from taxiway.accounts.repository import Principal, create_organization
 from taxiway.clock import utcnow
 from taxiway.config import Settings
@@ -52,7 +52,7 @@ PROMPTS = (
 
 @pytest.fixture(scope="module")
 def sample() -> Clip:
-    clip = tts.synthesize(SAMPLE_TEXT, SAMPLE_PRESET, "en")
+    clip = tts.synthesize(SAMPLE_TEXT, SAMPLE_PRESET, "en", cache=ENGINE_CACHE)
     assert clip.seconds > voice_clone.MIN_SECONDS
     return clip
 
@@ -116,7 +116,7 @@ def issue_paths(error: BadRequestError) -> list[list[Any]]:
 
 
 def test_a_clone_recovers_the_pitch_range_and_formant_of_the_preset_that_spoke(sample: Clip) -> None:
-    made = voice_clone.clone(sample, "clone")
+    made = voice_clone.clone(sample, "clone", ENGINE_CACHE)
     preset = PRESETS[SAMPLE_PRESET]
     assert made.base == preset.base and made.character == "male"
     assert abs(np.log(made.f0_centre / preset.f0_centre)) < 0.03
@@ -130,9 +130,9 @@ def test_a_clone_recovers_the_pitch_range_and_formant_of_the_preset_that_spoke(s
 def test_a_clone_refuses_samples_without_enough_speech() -> None:
     silent = Clip(np.zeros(12 * 24_000, np.float32), 24_000)
     with pytest.raises(voice_clone.SampleRejected, match="silent"):
-        voice_clone.clone(silent, "x")
+        voice_clone.clone(silent, "x", ENGINE_CACHE)
     with pytest.raises(voice_clone.SampleRejected, match="between 10 seconds and 5 minutes"):
-        voice_clone.clone(Clip(np.zeros(24_000, np.float32), 24_000), "x")
+        voice_clone.clone(Clip(np.zeros(24_000, np.float32), 24_000), "x", ENGINE_CACHE)
 
 
 def test_design_maps_descriptions_to_voices_deterministically() -> None:

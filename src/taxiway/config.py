@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         description="Folder of workflow definitions (*.json), published at start-up (a changed file as a new "
         "version); the server refuses to start while one is invalid",
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Files engines derive from packaged models; <data-dir>/cache if unset",
+    )
     engines: dict[str, str] = Field(
         default_factory=dict,
         description="Model id -> engine (built-in name or `module:attribute`), e.g. a GPU engine",
@@ -170,6 +174,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def engine_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     @property
     def base_url(self) -> str:

@@ -23,8 +23,6 @@ from taxiway.avatars.processing import AvatarProcessor
 from taxiway.bootstrap import ensure_default_account, show_new_key, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
-from taxiway.engines import cache as engine_cache
-from taxiway.engines.diffusers.weights import startup_problems as weights_problems
 from taxiway.engines.registry import EngineRegistry
 from taxiway.periodic import Periodic
 from taxiway.realtime.launcher import OfflineWorkerLauncher
@@ -88,7 +86,6 @@ async def build_services(settings: Settings) -> Services:
     folder_workflows = (
         workflow_repository.load_directory(settings.workflows_dir) if settings.workflows_dir else []
     )
-    engine_cache.configure(settings.data_dir)
     database = create_engine(settings.resolved_database_url)
     await upgrade_schema(database)
     sessions = session_factory(database)
@@ -103,9 +100,7 @@ async def build_services(settings: Settings) -> Services:
     store = LocalBlobStore(settings.blob_dir)
     signer = UrlSigner(await signing_secret(sessions, settings))
     assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
-    engines = EngineRegistry(settings.engines, warm_up=settings.diffusers_warmup)
-    for problem in weights_problems(settings.engines, settings.weights):
-        log.warning("%s", problem)
+    engines = EngineRegistry(settings)
     scheduler = Scheduler(
         sessions,
         engines,
@@ -126,7 +121,7 @@ async def build_services(settings: Settings) -> Services:
         scheduler=scheduler,
         workflows=WorkflowRunner(sessions, assets, scheduler.wake),
         avatars=AvatarProcessor(sessions, store, assets),
-        voices=VoiceProcessor(sessions, store, assets),
+        voices=VoiceProcessor(sessions, store, assets, cache=settings.engine_cache_dir),
         realtime=SessionService(
             sessions, settings, signer, partial(OfflineWorkerLauncher, store=store, settings=settings)
         ),

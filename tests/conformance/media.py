@@ -10,6 +10,8 @@ import av
 import numpy as np
 from PIL import Image
 
+from support.server import ENGINE_CACHE
+
 
 def data_uri(data: bytes, media_type: str) -> str:
     return f"data:{media_type};base64," + base64.b64encode(data).decode()
@@ -68,7 +70,7 @@ def speech(voice: str = "Mark", text: str = SPEECH_TEXT, seconds: float | None =
     """Real speech as an MP3 data URI, from the offline TTS engine; zero-padded to `seconds` if given."""
     from taxiway.engines.audio import codec, tts
 
-    clip = tts.synthesize(text, voice)
+    clip = tts.synthesize(text, voice, cache=ENGINE_CACHE)
     if seconds is not None:
         padded = np.zeros(round(seconds * clip.rate), np.float32)
         used = min(len(padded), len(clip.samples))
@@ -82,7 +84,7 @@ def noisy_speech(seconds: float = 7.0) -> str:
     """Speech under steady noise at about 5 dB SNR, `seconds` long: an input worth isolating."""
     from taxiway.engines.audio import codec, tts
 
-    clip = tts.synthesize(SPEECH_TEXT, "Mark").at(48_000)
+    clip = tts.synthesize(SPEECH_TEXT, "Mark", cache=ENGINE_CACHE).at(48_000)
     voice = np.zeros(round(seconds * clip.rate), np.float32)
     used = min(len(voice), len(clip.samples))
     voice[:used] = clip.samples[:used]

@@ -8,6 +8,7 @@ import math
 
 from conformance.media import mp4, png, wav
 from conformance.variants import Variant
+from support.server import ENGINE_CACHE
 
 SCRIPT = "Hello there, this is a short avatar video."
 
@@ -16,7 +17,7 @@ def script_seconds(text: str, voice: str) -> float:
     """How long the avatar video of `text` runs: its speech, in whole 24 fps frames."""
     from taxiway.engines.audio import tts
 
-    clip = tts.synthesize(text, voice).at(48_000)
+    clip = tts.synthesize(text, voice, cache=ENGINE_CACHE).at(48_000)
     return math.ceil(clip.seconds * 24 - 1e-6) / 24
 
 
@@ -47,4 +48,3 @@ def media_variants() -> list[Variant]:
                                   "speech": {"type": "text", "text": SCRIPT, "voice": {"type": "preset", "presetId": "clara"}}},
                 1088, 704, math.ceil((len(SCRIPT) / 8 + 1) / 3), math.ceil(spoken / 3), spoken, audio=True, label="text"),
     ]  # fmt: skip
-

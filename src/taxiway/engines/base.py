@@ -5,9 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, cast
 
+from taxiway.config import Settings
 from taxiway.errors import ASSET_INVALID, Failure
+
+T = TypeVar("T")
 
 # The name engines have always raised; the class is the project-wide `taxiway.errors.Failure`.
 EngineFailure = Failure
@@ -71,3 +75,25 @@ class Engine(Protocol):
     name: str
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]: ...
+
+
+class EngineSetup:
+    """What engine factories are given: the server's settings, where derived model files go, and the
+    resources several engines share (one diffusers runtime, so one set of weights on the GPU)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._shared: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def cache(self) -> Path:
+        """The engine cache dir: files engines derive from packaged models (see `engines.cache`)."""
+        return self.settings.engine_cache_dir
+
+    def shared(self, name: str, build: Callable[[], T]) -> T:
+        """The resource called `name`, built by `build` the first time any engine asks for it."""
+        with self._lock:
+            if name not in self._shared:
+                self._shared[name] = build()
+            return cast(T, self._shared[name])

@@ -1,7 +1,7 @@
 """Where engines keep files they derive from packaged models (a joined Whisper model, an assembled ONNX).
 
-One directory per machine rather than per data dir would be nicer, but a data dir is the one place an
-operator has said taxiway may write. `TAXIWAY_CACHE_DIR` overrides it, e.g. so test servers share one.
+The root comes from the settings (`cache_dir`, by default `<data-dir>/cache`: a data dir is the one place
+an operator has said taxiway may write); engines are handed it when they are made and pass it down.
 """
 
 from __future__ import annotations
@@ -12,21 +12,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-_root: Path | None = None
 
-
-def configure(data_dir: Path) -> None:
-    """Called by the app at start-up; engines running elsewhere (benchmarks, tests) use the env or default."""
-    global _root
-    _root = data_dir / "cache"
-
-
-def cache_dir(name: str) -> Path:
-    override = os.environ.get("TAXIWAY_CACHE_DIR")
-    if override:
-        root = Path(override)
-    else:
-        root = _root or Path(os.environ.get("TAXIWAY_DATA_DIR", ".taxiway")) / "cache"
+def cache_dir(root: Path, name: str) -> Path:
+    """`root/name`, created if needed."""
     path = root / name
     path.mkdir(parents=True, exist_ok=True)
     return path

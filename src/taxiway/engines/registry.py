@@ -1,73 +1,113 @@
-"""Which engine serves which model: the catalog's default, unless configuration maps it elsewhere."""
+"""Which engine serves which model: the catalog's default, unless configuration maps it elsewhere.
+
+Engines are made by factories that receive the server's `EngineSetup` (its settings, the engine cache dir,
+the resources engines share), so nothing an engine needs is read from the environment or a module global.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from taxiway.catalog import CATALOG, model_spec
 from taxiway.catalog.recipes import RECIPE_SPECS
-from taxiway.engines.base import Engine
+from taxiway.config import Settings
+from taxiway.engines.base import Engine, EngineSetup
 from taxiway.engines.diffusers.weights import ENGINE_NAMES as DIFFUSERS_ENGINES
+from taxiway.engines.diffusers.weights import startup_problems
 
-EngineFactory = Callable[[], Engine]
+if TYPE_CHECKING:
+    from taxiway.engines.diffusers.runtime import DiffusersRuntime
+
+log = logging.getLogger("taxiway.engines")
+
+EngineFactory = Callable[[EngineSetup], Engine]
+# What a built-in engine's constructor is given, taken from the setup.
+Need = Callable[[EngineSetup], Any]
 
 
-def _procedural_image() -> Engine:
-    from taxiway.engines.offline.procedural_image import ProceduralImageEngine
-
-    return ProceduralImageEngine()
+def _cache(setup: EngineSetup) -> Path:
+    return setup.cache
 
 
-def _builtin(package: str, module: str, attribute: str) -> EngineFactory:
-    def factory() -> Engine:
-        engine: Engine = getattr(importlib.import_module(f"taxiway.engines.{package}.{module}"), attribute)()
+def diffusers_runtime(setup: EngineSetup) -> DiffusersRuntime:
+    """The one runtime both diffusers engines share (the resident weights, the batcher), made from the
+    setup's settings on first use; torch is imported only then."""
+    from taxiway.engines.diffusers.runtime import DiffusersRuntime, RuntimeOptions
+
+    def build() -> DiffusersRuntime:
+        return DiffusersRuntime(RuntimeOptions.from_settings(setup.settings))
+
+    return setup.shared("diffusers-runtime", build)
+
+
+def _builtin(package: str, module: str, attribute: str, *needs: Need) -> EngineFactory:
+    """An engine class of `taxiway.engines.<package>.<module>`, imported when first used."""
+
+    def factory(setup: EngineSetup) -> Engine:
+        made = getattr(importlib.import_module(f"taxiway.engines.{package}.{module}"), attribute)
+        engine: Engine = made(*(need(setup) for need in needs))
         return engine
 
     return factory
 
 
-def _offline(module: str, attribute: str) -> EngineFactory:
-    return _builtin("offline", module, attribute)
+def _offline(module: str, attribute: str, *needs: Need) -> EngineFactory:
+    return _builtin("offline", module, attribute, *needs)
 
 
-def _audio(module: str, attribute: str) -> EngineFactory:
-    return _builtin("audio", module, attribute)
+def _audio(module: str, attribute: str, *needs: Need) -> EngineFactory:
+    return _builtin("audio", module, attribute, *needs)
 
 
 BUILTIN: Mapping[str, EngineFactory] = {
-    "procedural-image": _procedural_image,
+    "procedural-image": _offline("procedural_image", "ProceduralImageEngine"),
     "procedural-video": _offline("video_procedural", "ProceduralVideoEngine"),
     "camera-move-video": _offline("video_camera", "CameraMoveEngine"),
     "restyle-video": _offline("video_restyle", "RestyleVideoEngine"),
     "performance-transfer": _offline("video_restyle", "PerformanceTransferEngine"),
     "lanczos-upscale": _offline("video_upscale", "UpscaleEngine"),
     "inverse-tone-map": _offline("video_hdr", "InverseToneMapEngine"),
-    "offline-tts": _audio("text_to_speech", "TextToSpeechEngine"),
+    "offline-tts": _audio("text_to_speech", "TextToSpeechEngine", _cache),
     "offline-voice-conversion": _audio("speech_to_speech", "SpeechToSpeechEngine"),
     "deepfilternet-isolation": _audio("voice_isolation", "VoiceIsolationEngine"),
-    "offline-dubbing": _audio("dubbing", "DubbingEngine"),
+    "offline-dubbing": _audio("dubbing", "DubbingEngine", _cache),
     "procedural-sound-effects": _audio("sound_effects", "SoundEffectEngine"),
     "precision-upscale": _offline("precision_upscale", "PrecisionUpscaleEngine"),
     "creative-video-upscale": _offline("creative_upscale", "CreativeUpscaleEngine"),
     "motion-interpolation": _offline("frame_rate", "MotionInterpolationEngine"),
     "motion-foley": _audio("video_foley", "VideoFoleyEngine"),
-    "talking-avatar": _offline("talking_avatar", "TalkingAvatarEngine"),
-    "diffusers-image": _builtin("diffusers", "engines", "DiffusersImageEngine"),
-    "diffusers-video": _builtin("diffusers", "engines", "DiffusersVideoEngine"),
+    "talking-avatar": _offline("talking_avatar", "TalkingAvatarEngine", _cache),
+    "diffusers-image": _builtin("diffusers", "engines", "DiffusersImageEngine", diffusers_runtime),
+    "diffusers-video": _builtin("diffusers", "engines", "DiffusersVideoEngine", diffusers_runtime),
 }
 
 
-def _load(reference: str) -> Engine:
-    """A built-in engine name, or `package.module:attribute` naming an Engine class or factory."""
+def _takes_setup(factory: Callable[..., Any]) -> bool:
+    """Whether a configured engine class or factory wants an argument (the setup) or none."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in positional and p.default is p.empty for p in parameters)
+
+
+def load(reference: str, setup: EngineSetup) -> Engine:
+    """A built-in engine name, or `package.module:attribute` naming an Engine class or factory, called
+    with the setup if it takes an argument."""
     if reference in BUILTIN:
-        return BUILTIN[reference]()
+        return BUILTIN[reference](setup)
     module_name, _, attribute = reference.partition(":")
     if not attribute:
         raise ValueError(f"unknown engine {reference!r}; built-in engines: {', '.join(sorted(BUILTIN))}")
     factory = getattr(importlib.import_module(module_name), attribute)
-    engine: Engine = factory()
+    engine: Engine = factory(setup) if _takes_setup(factory) else factory()
     return engine
 
 
@@ -77,12 +117,14 @@ RECIPE_ENGINE = "recipe"
 class EngineRegistry:
     """Engines are built once, on first use, and shared by every task of the models they serve."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None, *, warm_up: bool = False) -> None:
-        self._overrides = dict(overrides or {})
-        self._warm_up = warm_up
+    def __init__(self, settings: Settings) -> None:
+        self._setup = EngineSetup(settings)
+        self._overrides = dict(settings.engines)
         unknown = set(self._overrides) - {model_id for _endpoint, model_id in [*CATALOG, *RECIPE_SPECS]}
         if unknown:
             raise ValueError(f"engine configuration names unknown models: {', '.join(sorted(unknown))}")
+        for problem in startup_problems(settings.engines, settings.weights):
+            log.warning("%s", problem)
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
 
@@ -100,15 +142,18 @@ class EngineRegistry:
         reference = self.engine_name(endpoint, model_id)
         with self._lock:
             if reference not in self._engines:
-                self._engines[reference] = self._recipes() if reference == RECIPE_ENGINE else _load(reference)
+                self._engines[reference] = (
+                    self._recipes() if reference == RECIPE_ENGINE else load(reference, self._setup)
+                )
             return self._engines[reference]
 
     async def start(self) -> None:
         """With `diffusers_warmup`, diffusers models load and run once in the background (see `warmup`)."""
-        if self._warm_up and any(name in DIFFUSERS_ENGINES for name in self._overrides.values()):
-            from taxiway.engines.diffusers import runtime, warmup  # torch is imported only when needed
+        settings = self._setup.settings
+        if settings.diffusers_warmup and any(name in DIFFUSERS_ENGINES for name in self._overrides.values()):
+            from taxiway.engines.diffusers import warmup  # torch is imported only when needed
 
-            warmup.start(runtime.shared_runtime(), self._overrides)
+            warmup.start(diffusers_runtime(self._setup), self._overrides)
 
     async def stop(self) -> None:
         """Nothing to stop: engines hold no threads of their own, and a warm-up thread is a daemon."""

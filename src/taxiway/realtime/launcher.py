@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,12 +45,15 @@ FALLBACK_VOICE = "clara"
 class OfflineSpeech:
     """The worker's `Synthesizer` and `Transcriber`, served by the audio engines' public functions."""
 
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache  # the engine cache dir, where the speech models are assembled on first use
+
     def synthesize(
         self, text: str, voice: SpeakingVoice, language: str | None = None
     ) -> tuple[FloatArray, int]:
         from taxiway.engines.audio import tts  # loaded on the first session, not at server start
 
-        clip = tts.synthesize(text, voice, language)
+        clip = tts.synthesize(text, voice, language, cache=self.cache)
         return clip.samples, clip.rate
 
     def transcribe(self, samples: FloatArray, sample_rate: int, language: str | None = None) -> str:
@@ -57,7 +61,7 @@ class OfflineSpeech:
         from taxiway.engines.audio.codec import Clip
 
         clip = Clip(np.asarray(samples, np.float32), sample_rate)
-        return asr.transcribe(clip, language).text.strip()
+        return asr.transcribe(clip, language, cache=self.cache).text.strip()
 
 
 def worker_session(plan: SessionPlan, image: Image.Image | None) -> WorkerSession:
@@ -108,7 +112,7 @@ class OfflineWorkerLauncher:
         self.service, self.store, self.settings = service, store, settings
         self.network = network or AssetPolicy.from_settings(settings).fetcher()
         self.room_factory = room_factory
-        self.speech = speech or OfflineSpeech()
+        self.speech = speech or OfflineSpeech(settings.engine_cache_dir)
         self.vad = vad
         self.options = options
         self._tasks: dict[str, asyncio.Task[None]] = {}

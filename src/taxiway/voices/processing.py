@@ -14,11 +14,14 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.assets.background import AssetJobs, load_staged, stage
 from taxiway.assets.errors import AssetError
+from taxiway.assets.intake import AssetIntake
 from taxiway.assets.kinds import MIB, AssetKind
 from taxiway.clock import utcnow
 from taxiway.db.tables import Voice
@@ -70,22 +73,22 @@ class Preview:
     seconds: float
 
 
-def speak(preset: Preset) -> Preview:
+def speak(preset: Preset, cache: Path) -> Preview:
     """The preview: the voice reading `PREVIEW_TEXT`, as an MP3 (blocking)."""
-    clip = tts.synthesize(PREVIEW_TEXT, preset, PREVIEW_LANGUAGE)
+    clip = tts.synthesize(PREVIEW_TEXT, preset, PREVIEW_LANGUAGE, cache=cache)
     return Preview(codec.encode_mp3(clip), clip.seconds)
 
 
-def _clone(data: bytes, name: str) -> tuple[Preset, Preview]:
+def _clone(data: bytes, name: str, cache: Path) -> tuple[Preset, Preview]:
     if len(data) > MAX_SAMPLE_BYTES:
         raise SampleRejected(f"The audio sample is {len(data) / MIB:.1f} MB; at most 10 MB are accepted.")
-    preset = clone(codec.decode(data, voice_clone.RATE, FIELD), name)
-    return preset, speak(preset)
+    preset = clone(codec.decode(data, voice_clone.RATE, FIELD), name, cache)
+    return preset, speak(preset, cache)
 
 
-def _design(prompt: str, name: str) -> tuple[Preset, Preview]:
+def _design(prompt: str, name: str, cache: Path) -> tuple[Preset, Preview]:
     preset = design(prompt, name)
-    return preset, speak(preset)
+    return preset, speak(preset, cache)
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,22 @@ class VoiceProcessor(AssetJobs):
 
     table = Voice
 
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: BlobStore,
+        intake: AssetIntake,
+        *,
+        cache: Path,
+        concurrency: int = 2,
+    ) -> None:
+        super().__init__(sessions, store, intake, concurrency)
+        self.cache = cache  # the engine cache dir (speech models are assembled there on first use)
+
     async def preview(self, prompt: str) -> Preview:
         """`POST /v1/voices/preview`: the designed voice's sample, nothing stored in the database."""
         async with self._slots:
-            return await asyncio.to_thread(lambda: speak(design(prompt, "preview")))
+            return await asyncio.to_thread(lambda: speak(design(prompt, "preview"), self.cache))
 
     async def store_preview(self, organization_id: str, mp3: bytes, ttl: float) -> str:
         """Saves a preview under a key of its own and deletes the organization's previews whose URLs
@@ -137,12 +152,12 @@ class VoiceProcessor(AssetJobs):
 
     async def _make(self, job: _Job) -> tuple[Preset, Preview]:
         if job.source == "text":
-            return await asyncio.to_thread(_design, job.prompt or "", job.voice_id)
+            return await asyncio.to_thread(_design, job.prompt or "", job.voice_id, self.cache)
         source = job.pending_audio or ""
         data = await load_staged(
             self.store, self.intake, source, AssetKind.AUDIO, PATH, job.organization_id, GONE
         )
-        return await asyncio.to_thread(_clone, data, job.voice_id)
+        return await asyncio.to_thread(_clone, data, job.voice_id, self.cache)
 
     async def _settle(self, job: _Job, **values: object) -> bool:
         async with self.sessions.begin() as session:

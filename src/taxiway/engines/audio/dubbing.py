@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -130,11 +131,11 @@ def wsola(samples: FloatArray, rate: int, speed: float) -> FloatArray:
     return out[:out_length].astype(np.float32)
 
 
-def _lines(clip: Clip, source: str, target: str, context: RunContext) -> list[Line]:
+def _lines(clip: Clip, source: str, target: str, context: RunContext, cache: Path) -> list[Line]:
     if target == "en" and source != "en":
-        english = asr.transcribe(clip, language=source, task="translate")
+        english = asr.transcribe(clip, language=source, task="translate", cache=cache)
         return [Line(s.start, s.end, s.text) for s in english.segments]
-    heard = asr.transcribe(clip, language=source)
+    heard = asr.transcribe(clip, language=source, cache=cache)
     context.progress(0.3)
     texts = translation.translate([s.text for s in heard.segments], source, target)
     return [Line(s.start, s.end, text) for s, text in zip(heard.segments, texts, strict=True) if text.strip()]
@@ -168,19 +169,22 @@ def place(lines: Sequence[Line], speech: Sequence[Clip], total: int) -> FloatArr
 class DubbingEngine:
     name = "offline-dubbing"
 
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache  # the engine cache dir, where packaged models are assembled on first use
+
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         params = request.params
         target = str(params["targetLang"]).lower()
         source_clip = decode(request.asset(str(params["audioUri"])), RATE, "audioUri")
         context.progress(0.02)
-        detected = asr.detect_language(source_clip)
+        detected = asr.detect_language(source_clip, cache=self.cache)
         if detected is None:
             raise Failure("ASSET.INVALID", "audioUri: no speech was found in the audio")
         source = detected[0]
         if not can_dub(source, target):
             raise _fail(source, target)
         context.progress(0.1)
-        lines = _lines(source_clip, source, target, context)
+        lines = _lines(source_clip, source, target, context, self.cache)
         if not lines:
             raise Failure("ASSET.INVALID", "audioUri: no speech was found in the audio")
         context.progress(0.4)
@@ -197,7 +201,7 @@ class DubbingEngine:
         clips: list[Clip] = []
         for index, line in enumerate(lines):
             try:
-                clips.append(tts.synthesize(line.text, voice, language=target))
+                clips.append(tts.synthesize(line.text, voice, language=target, cache=self.cache))
                 spoken.append(line)
             except ValueError:
                 pass  # nothing speakable in this line (e.g. only punctuation)

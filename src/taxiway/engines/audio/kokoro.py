@@ -70,11 +70,11 @@ def _assemble(target: Path) -> None:
         )
 
 
-def model_path() -> Path:
-    return build_once(cache_dir("kokoro") / _MODEL_FILE, _assemble)
+def model_path(cache: Path) -> Path:
+    return build_once(cache_dir(cache, "kokoro") / _MODEL_FILE, _assemble)
 
 
-def _load() -> _Model:
+def _load(cache: Path) -> _Model:
     global _model
     if _model is None:
         import onnxruntime as ort
@@ -84,7 +84,7 @@ def _load() -> _Model:
         options.intra_op_num_threads = 2
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(
-            str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+            str(model_path(cache)), sess_options=options, providers=["CPUExecutionProvider"]
         )
         vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         with (data / "voices_ja.npz").open("rb") as handle:
@@ -102,12 +102,14 @@ def to_misaki(ipa: str, language: str) -> str:
     return ipa.replace("^", "")
 
 
-def synthesize(ipa: str, language: str, voice: str, speed: float = 1.0) -> tuple[FloatArray, int]:
+def synthesize(
+    ipa: str, language: str, voice: str, speed: float = 1.0, *, cache: Path
+) -> tuple[FloatArray, int]:
     """Speech for one sentence of tied espeak IPA (see `phonemes.phonemize(..., tie=True)`)."""
     if voice not in VOICES:
         raise ValueError(f"Kokoro voice must be one of {VOICES}")
     with _lock:
-        model = _load()
+        model = _load(cache)
         tokens = [model.vocab[c] for c in to_misaki(ipa, language) if c in model.vocab][:MAX_TOKENS]
         if not tokens:
             return np.zeros(0, dtype=np.float32), SAMPLE_RATE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from taxiway.engines.audio import codec, tts
@@ -20,6 +21,9 @@ def preset_id(params: Mapping[str, Any]) -> str:
 class TextToSpeechEngine:
     name = "offline-tts"
 
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache  # the engine cache dir, where packaged models are assembled on first use
+
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         params = request.params
         text = str(params.get("promptText", ""))
@@ -32,6 +36,7 @@ class TextToSpeechEngine:
                 text,
                 voice,
                 str(language) if language else None,
+                cache=self.cache,
                 on_sentence=lambda done, total: context.progress(0.95 * done / total),
             )
         except tts.UnsupportedLanguage as error:

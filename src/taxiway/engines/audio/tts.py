@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -138,13 +139,15 @@ def _trim(samples: FloatArray, rate: int) -> FloatArray:
 
 
 @lru_cache(maxsize=64)
-def _sentence(backend: str, language: str, sentence: str) -> Analysis | None:
+def _sentence(backend: str, language: str, sentence: str, cache: Path) -> Analysis | None:
     """The base voice's reading of one sentence, analysed; cached because the avatar repeats itself and
     every preset on the same base voice shares it."""
     if backend == PIPER:
         samples, rate = piper.synthesize(phonemes.phonemize(sentence, language))
     else:
-        samples, rate = kokoro.synthesize(phonemes.phonemize(sentence, language, tie=True), language, backend)
+        samples, rate = kokoro.synthesize(
+            phonemes.phonemize(sentence, language, tie=True), language, backend, cache=cache
+        )
     samples = _trim(samples, rate)
     if len(samples) < rate // 20:
         return None
@@ -157,13 +160,15 @@ def synthesize(
     voice: str | Preset,
     language: str | None = None,
     *,
+    cache: Path,
     on_sentence: Callable[[int, int], None] | None = None,
 ) -> Clip:
     """`text` spoken by `voice` (a preset's id, or a custom voice's `Preset`) in `language` (detected
     when None), mono at 24 kHz.
 
     Raises UnsupportedLanguage, KeyError for an unknown preset, ValueError when nothing is speakable.
-    `on_sentence(done, total)` is called after each sentence (the engine reports progress with it).
+    `on_sentence(done, total)` is called after each sentence (the engine reports progress with it);
+    `cache` is the engine cache dir, where the Kokoro model is assembled on first use.
     """
     if isinstance(voice, Preset):
         preset = voice
@@ -180,7 +185,7 @@ def synthesize(
     chunks: list[FloatArray] = [np.zeros(int(_LEAD_IN * OUTPUT_RATE), np.float32)]
     spoken = 0
     for index, (sentence, pause) in enumerate(sentences):
-        analysis = _sentence(backend, language, sentence)
+        analysis = _sentence(backend, language, sentence, cache)
         if analysis is not None and analysis.voiced:
             chunks.append(render(analysis, preset, stretch=1.0 / preset.speed))
             chunks.append(np.zeros(int(pause / preset.speed * OUTPUT_RATE), np.float32))

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from taxiway.engines import cache
 from taxiway.engines.audio import codec, conversion, tts
 from taxiway.engines.audio.codec import Clip
 from taxiway.engines.audio.voices import PRESETS, Preset
+from taxiway.engines.cache import build_once, cache_dir
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -143,12 +143,12 @@ def _profile(spectra: Spectra) -> Profile:
     return Profile(long_term_envelope(spectra), syllable_rate(spectra))
 
 
-def _read_reference(base: str) -> Spectra:
+def _read_reference(base: str, cache: Path) -> Spectra:
     """The base voice reading `REFERENCE_TEXT` (untransformed), the sentences' analyses joined."""
     f0: list[Float64Array] = []
     envelope: list[Float64Array] = []
     for sentence, _ in tts.split_sentences(REFERENCE_TEXT):
-        analysis = tts._sentence(base, "en", sentence)
+        analysis = tts._sentence(base, "en", sentence, cache)
         if analysis is not None:
             f0.append(analysis.f0)
             envelope.append(analysis.envelope)
@@ -158,16 +158,16 @@ def _read_reference(base: str) -> Spectra:
 
 
 @lru_cache(maxsize=8)
-def reference(base: str) -> Profile:
+def reference(base: str, cache: Path) -> Profile:
     """A base voice's profile, built once per machine into the engine cache (Kokoro reads slowly)."""
 
     def build(target: Path) -> None:
-        profile = _profile(_read_reference(base))
+        profile = _profile(_read_reference(base, cache))
         data = {"envelope": profile.envelope.tolist(), "syllableRate": profile.syllable_rate}
         target.write_text(json.dumps(data))
 
     name = f"{base}-v{_REFERENCE_VERSION}.json"
-    path = cache.build_once(cache.cache_dir("voice-references") / name, build)
+    path = build_once(cache_dir(cache, "voice-references") / name, build)
     data = json.loads(path.read_text())
     return Profile(np.asarray(data["envelope"], dtype=np.float64), float(data["syllableRate"]))
 
@@ -210,7 +210,7 @@ def _phrase_centre(f0: Float64Array) -> float:
     return float(np.median(kept or medians))
 
 
-def measure(clip: Clip) -> Measured:
+def measure(clip: Clip, cache: Path) -> Measured:
     """Everything a clone is made of; SampleRejected when the sample has too little speech."""
     if not MIN_SECONDS <= clip.seconds <= MAX_SECONDS + 0.05:
         raise SampleRejected(
@@ -232,17 +232,19 @@ def measure(clip: Clip) -> Measured:
     low_q, high_q = np.percentile(np.log(analysis.f0[analysis.f0 > 0]), [25, 75])
     sigma = float(np.clip((high_q - low_q) / 1.349, *SIGMA_LIMITS))
     sample = _profile(analysis)
-    fits = {base: fit_formant(sample.envelope, reference(base).envelope) for base in candidates(centre)}
+    fits = {
+        base: fit_formant(sample.envelope, reference(base, cache).envelope) for base in candidates(centre)
+    }
     base = min(fits, key=lambda name: fits[name][1])
     formant, error = fits[base]
-    pace = (sample.syllable_rate / reference(base).syllable_rate) ** 0.5
+    pace = (sample.syllable_rate / reference(base, cache).syllable_rate) ** 0.5
     speed = float(np.clip(pace, *SPEED_LIMITS))
     return Measured(centre, sigma, base, formant, speed, error)
 
 
-def clone(clip: Clip, name: str) -> Preset:
+def clone(clip: Clip, name: str, cache: Path) -> Preset:
     """The preset that speaks like the sample (blocking, seconds of CPU: run it in a thread)."""
-    measured = measure(clip)
+    measured = measure(clip, cache)
     centre, spread = measured.f0_centre, float(np.exp(2.0 * measured.f0_sigma))
     return Preset(
         name=name,

@@ -29,7 +29,7 @@ from taxiway.engines.diffusers import pipelines
 from taxiway.engines.diffusers.batching import Job
 from taxiway.engines.diffusers.geometry import cover_crop, pipeline_frames, request_size, retime
 from taxiway.engines.diffusers.residency import Resident, acquire, free_device_memory
-from taxiway.engines.diffusers.runtime import DiffusersRuntime, shared_runtime
+from taxiway.engines.diffusers.runtime import DiffusersRuntime
 from taxiway.engines.diffusers.weights import IMAGE_ENGINE, VIDEO_ENGINE, Family, FolderInfo, Kind
 from taxiway.engines.offline.video_common import (
     clip_seconds,
@@ -180,14 +180,10 @@ def _png(pixels: npt.NDArray[np.uint8], size: tuple[int, int]) -> bytes:
 
 
 class _RuntimeEngine:
-    """Engines share one runtime (settings, resident pipelines) unless a test hands them their own."""
+    """The registry hands both engines one runtime (settings, resident pipelines); tests their own."""
 
-    def __init__(self, runtime: DiffusersRuntime | None = None) -> None:
-        self._runtime = runtime
-
-    @property
-    def runtime(self) -> DiffusersRuntime:
-        return self._runtime or shared_runtime()
+    def __init__(self, runtime: DiffusersRuntime) -> None:
+        self.runtime = runtime
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What both diffusers engines share: the device, the resident pipelines, the image batcher, compilation.
 
-Engine factories take no arguments, so the engines built by the registry share one runtime made from
-`Settings()` (the same environment the server read); tests and benchmarks build their own.
+The registry makes one runtime from the server's settings and hands it to both engines; tests and
+benchmarks build their own.
 """
 
 from __future__ import annotations
@@ -177,16 +177,3 @@ class DiffusersRuntime:
                 temporary.replace(path)
         except OSError:
             log.warning("could not write %s", path, exc_info=True)
-
-
-_shared: DiffusersRuntime | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_runtime() -> DiffusersRuntime:
-    """The runtime the registry's engines share, made from the environment on first use."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = DiffusersRuntime(RuntimeOptions.from_settings(Settings()))
-        return _shared

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +25,11 @@ from PIL import Image
 from taxiway.catalog.media_models import MAX_SPEECH_SECONDS, PERSONA_KEY
 from taxiway.engines.audio import codec
 from taxiway.engines.audio.voices import Preset
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.avatar_animation import AvatarAnimator, MouthEnvelope, rms
 from taxiway.engines.offline.video_common import render_video
 from taxiway.engines.offline.video_encode import FPS, SAMPLE_RATE
+from taxiway.errors import Failure
 
 SIZE = (1088, 704)
 
@@ -40,16 +42,16 @@ def speaking_voice(persona: dict[str, object]) -> str | Preset:
     return str(voice.get("preset") or "clara")
 
 
-def speech_clip(request: EngineRequest, persona: dict[str, object]) -> codec.Clip:
+def speech_clip(request: EngineRequest, persona: dict[str, object], cache: Path) -> codec.Clip:
     speech = request.params["speech"]
     if speech["type"] == "audio":
         return codec.decode(request.asset(str(speech["audio"])), SAMPLE_RATE, "speech.audio")
     from taxiway.engines.audio import tts  # loaded with the first script, not at server start
 
     try:
-        return tts.synthesize(str(speech["text"]), speaking_voice(persona)).at(SAMPLE_RATE)
+        return tts.synthesize(str(speech["text"]), speaking_voice(persona), cache=cache).at(SAMPLE_RATE)
     except (ValueError, KeyError) as error:  # UnsupportedLanguage is a ValueError too
-        raise EngineFailure("INPUT.INVALID", f"speech.text: could not be spoken ({error})") from error
+        raise Failure("INPUT.INVALID", f"speech.text: could not be spoken ({error})") from error
 
 
 def face(request: EngineRequest, persona: dict[str, object]) -> Image.Image | None:
@@ -60,21 +62,22 @@ def face(request: EngineRequest, persona: dict[str, object]) -> Image.Image | No
         with Image.open(io.BytesIO(request.asset(str(key)))) as opened:
             return opened.convert("RGB")
     except OSError as error:
-        raise EngineFailure(
-            "ASSET.INVALID", "avatar.avatarId: the avatar's image could not be read"
-        ) from error
+        raise Failure("ASSET.INVALID", "avatar.avatarId: the avatar's image could not be read") from error
 
 
 class TalkingAvatarEngine:
     name = "talking-avatar"
 
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache  # the engine cache dir, where the speech models are assembled on first use
+
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         persona = dict(request.params.get(PERSONA_KEY) or {})
-        clip = speech_clip(request, persona)
+        clip = speech_clip(request, persona, self.cache)
         if clip.seconds > MAX_SPEECH_SECONDS + 0.05:
             field = "speech.audio" if request.params["speech"]["type"] == "audio" else "speech.text"
             limit = f"avatar videos are at most {MAX_SPEECH_SECONDS:g} s"
-            raise EngineFailure("ASSET.INVALID", f"{field}: the speech runs {clip.seconds:.1f} s; {limit}")
+            raise Failure("ASSET.INVALID", f"{field}: the speech runs {clip.seconds:.1f} s; {limit}")
         context.progress(0.3)
         animator = AvatarAnimator(face(request, persona), SIZE[0], SIZE[1], FPS)
         count = max(1, math.ceil(clip.seconds * FPS - 1e-6))
