@@ -76,6 +76,7 @@ class Server:
                     return self
             except httpx.TransportError:
                 time.sleep(0.2)
+        self.stop(signal.SIGKILL)  # never leave a server behind that no fixture will stop
         raise TimeoutError(f"server did not start:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
