@@ -34,9 +34,8 @@ function mediaKind(path, ctx, sibling) {
   return rule.kind || sibling || 'any';
 }
 
-function label(name, required, description) {
-  return h('span', { class: 'label' }, name, required ? h('span', { class: 'req', title: 'required' }, '*') : null,
-    description ? h('span', { class: 'muted small', style: 'font-weight: 400' }, '') : null);
+function label(name, required) {
+  return h('span', { class: 'label' }, name, required ? h('span', { class: 'req', title: 'required' }, '*') : null);
 }
 
 function hint(node, name, ctx) {

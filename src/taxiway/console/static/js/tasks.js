@@ -10,10 +10,10 @@ const STATUS_FILTERS = [
 ];
 const POLL_MS = 1500;
 
+// What a task asked for, in words: its prompt (the seeds' older `text` too), if it has one.
 export function promptOf(task) {
   const body = task.request || {};
-  const text = body.promptText || body.text || (body.promptImage && typeof body.promptImage === 'string' ? '' : '');
-  return text || '';
+  return body.promptText || body.text || '';
 }
 
 export function runAgain(task) {
