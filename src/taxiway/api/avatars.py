@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.api import idempotency
@@ -55,7 +55,8 @@ def preset_id(known: Collection[str]) -> Any:
             raise ValueError("Invalid option: expected one of " + "|".join(f"'{v}'" for v in known))
         return value
 
-    return Annotated[str, AfterValidator(check)]
+    # The options are in /openapi.json too, so schema-driven clients send only what is accepted.
+    return Annotated[str, AfterValidator(check), WithJsonSchema({"type": "string", "enum": list(known)})]
 
 
 class AvatarPresetVoice(StrictBody):

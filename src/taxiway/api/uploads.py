@@ -20,6 +20,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
+from taxiway.api.avatars import documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
 from taxiway.api.schemas import ErrorBody
@@ -67,6 +68,7 @@ class UploadCreated(BaseModel):
     response_model=UploadCreated,
     responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}},
     summary="Start an ephemeral upload",
+    openapi_extra=documented_body(UploadRequest),
     description="Returns a form to POST the file to, and the runway:// URI it will have for 24 hours.",
 )
 @idempotency.idempotent

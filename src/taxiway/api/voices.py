@@ -181,7 +181,7 @@ PREVIEWS = SlidingWindow(limit=20, seconds=60, concurrent=2, what="voice preview
 
 @router.post(
     "/preview",
-    responses=_RESPONSES,
+    responses=error_responses(400, 401, 429),
     summary="Hear a voice designed from a description, before creating it",
     openapi_extra=documented_body(VoicePreview),
 )
