@@ -21,9 +21,12 @@ def _model(endpoint: EndpointSpec, model: ModelSpec) -> dict[str, Any]:
         "price": model.price.describe(),
         "legacy": model.legacy,
         "defaults": dict(model.defaults),
-        # Where media URIs go; a null kind means the sibling `type` field names it.
+        # Where media URIs go; a null kind means the sibling `type` field names it. Internal fields
+        # (resolved by the server, e.g. an avatar's image) are not the client's to fill.
         "media": [
-            {"path": field.path, "kind": field.kind.value if field.kind else None} for field in model.assets
+            {"path": field.path, "kind": field.kind.value if field.kind else None}
+            for field in model.assets
+            if not field.internal
         ],
         "schema": request_model(endpoint.name, model.id).model_json_schema(by_alias=True),
     }
@@ -37,8 +40,11 @@ def catalog_document() -> dict[str, Any]:
                 "path": endpoint.path,
                 "summary": endpoint.summary,
                 "output": endpoint.output.value,
-                # `client.text_to_image` in Python, `client.textToImage` in Node.
-                "sdk": {"python": endpoint.name, "node": to_camel(endpoint.name)},
+                # `client.text_to_image` in Python, `client.textToImage` in Node (null: no Node resource).
+                "sdk": {
+                    "python": endpoint.name,
+                    "node": to_camel(endpoint.name) if endpoint.in_node_sdk else None,
+                },
                 "models": [_model(endpoint, model) for model in endpoint.models],
             }
             for endpoint in ENDPOINTS.values()

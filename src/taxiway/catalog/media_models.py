@@ -256,6 +256,7 @@ VIDEO_TO_AUDIO = EndpointSpec(
     name="video_to_audio",
     summary="Sound effects that follow a video's motion and cuts (audio out, not a new video).",
     output=OutputKind.AUDIO,
+    in_node_sdk=False,  # runwayml 5.24.0 has `video_to_audio`; @runwayml/sdk 4.20.1 has no `videoToAudio`
     models=(
         OutputPricedSpec(
             id="mirelo_sfx_2_0",

@@ -310,6 +310,8 @@ class EndpointSpec:
     summary: str
     output: OutputKind
     models: tuple[ModelSpec, ...]
+    # False where @runwayml/sdk has no resource for the endpoint (Node apps call `client.post`).
+    in_node_sdk: bool = True
 
     @property
     def path(self) -> str:

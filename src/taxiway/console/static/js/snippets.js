@@ -53,14 +53,20 @@ export function node(base, endpoint, body) {
     .split('\n')
     .map((line, i) => (i ? `    ${line}` : line))
     .join('\n');
-  return [
+  const head = [
     "import RunwayML from '@runwayml/sdk';",
     '',
     `const client = new RunwayML({ baseURL: '${base}' }); // the key comes from RUNWAYML_API_SECRET`,
     '',
-    `const task = await client.${endpoint.sdk.node}`,
-    `  .create(${json})`,
-    '  .waitForTaskOutput();',
-    'console.log(task.output);',
-  ].join('\n');
+  ];
+  // An endpoint the Node SDK has no resource for is posted to directly, then waited on as a task.
+  const call = endpoint.sdk.node
+    ? [`const task = await client.${endpoint.sdk.node}`, `  .create(${json})`, '  .waitForTaskOutput();']
+    : [
+        `const { id } = await client.post('${endpoint.path}', {`,
+        `  body: ${json},`,
+        '});',
+        'const task = await client.tasks.retrieve(id).waitForTaskOutput();',
+      ];
+  return [...head, ...call, 'console.log(task.output);'].join('\n');
 }
