@@ -145,9 +145,11 @@ def test_a_workflow_runs_its_nodes_as_tasks_through_the_python_sdk(
     assert (shown.name, shown.graph.version, len(shown.graph.nodes)) == ("Keyframe teaser", 1, 4)
 
     before = balance(server)
-    started = client.workflows.run(
-        workflow_id, node_outputs={"prompt": {"text": {"type": "primitive", "value": "a red boat at sea"}}}
-    )
+    outputs: Any = {"prompt": {"text": {"type": "primitive", "value": "a red boat at sea"}}}
+    retry = {"Idempotency-Key": f"run-{workflow_id}"}
+    started = client.workflows.run(workflow_id, node_outputs=outputs, extra_headers=retry)
+    again = client.workflows.run(workflow_id, node_outputs=outputs, extra_headers=retry)
+    assert again.id == started.id  # a retry with the key: one run, charged once (below)
     done = client.workflow_invocations.retrieve(started.id).wait_for_task_output(timeout=300)
     assert done.status == "SUCCEEDED"
     assert done.node_errors is None

@@ -93,6 +93,11 @@ def test_keys_belong_to_an_organization(server: Server) -> None:
         ("/v1/documents", {"name": "notes", "content": "hello"}, "id"),
         ("/v1/uploads", {"filename": "a.png", "type": "ephemeral"}, "runwayUri"),
         (
+            "/v1/recipes/marketing_stock_image",
+            {"prompt": "a picnic", "version": "2026-06", "outputCount": 1, "quality": "low"},
+            "id",
+        ),
+        (
             "/v1/voices",
             {
                 "name": "v",

@@ -135,11 +135,10 @@ async def create_task(
         raise ApiError(400, str(exc)) from None
     except QuotaExceeded as exc:
         raise ApiError(exc.status, exc.message) from None
-    except IntegrityError:
-        replayed = await once.replay(state) if once is not None else None
-        if replayed is None:
+    except IntegrityError as exc:
+        if once is None:
             raise
-        return replayed  # a twin with the same key committed first
+        return await once.after_conflict(state, exc)
     state.scheduler.wake()
     return JSONResponse(answer)
 
@@ -147,8 +146,7 @@ async def create_task(
 def _route(endpoint: EndpointSpec) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
         raw, data = await read_json_object(request)
-        once = idempotency.guard(request, principal, data)
-        replayed = await once.replay(state)
+        once, replayed = await idempotency.open_guard(request, principal, state, data)
         if replayed is not None:
             return replayed
         params = validate_body(endpoint.name, raw, data)

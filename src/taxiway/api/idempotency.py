@@ -54,6 +54,13 @@ class Guard:
             return None
         return JSONResponse(stored.body, status_code=stored.status_code, headers={REPLAYED_HEADER: "true"})
 
+    async def after_conflict(self, state: AppState, error: IntegrityError) -> JSONResponse:
+        """The answer a twin with the same key committed first; `error` again if it was not that."""
+        replayed = await self.replay(state) if self.key is not None else None
+        if replayed is None:
+            raise error
+        return replayed
+
     async def remember(self, session: AsyncSession, body: dict[str, Any], status_code: int = 200) -> None:
         """Keep `body` as the answer, in the caller's transaction (no-op without a key)."""
         if self.key is not None:
@@ -79,6 +86,14 @@ def guard(request: Request, principal: Principal, body: Any) -> Guard:
     return Guard(principal.organization_id, key, fingerprint)
 
 
+async def open_guard(
+    request: Request, principal: Principal, state: AppState, body: Any
+) -> tuple[Guard, JSONResponse | None]:
+    """The request's guard, and the first answer if this request was already answered."""
+    found = guard(request, principal, body)
+    return found, await found.replay(state)
+
+
 async def once(
     request: Request,
     principal: Principal,
@@ -91,8 +106,7 @@ async def once(
     A crash between the create and keeping its answer lets a retry create again; tasks, which are
     charged, keep their key in their own transaction instead (`Guard.remember`).
     """
-    found = guard(request, principal, body)
-    replayed = await found.replay(state)
+    found, replayed = await open_guard(request, principal, state, body)
     if replayed is not None:
         return replayed
     response = await create()

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import body_schemas, create_task, read_json_object
@@ -37,9 +38,12 @@ def validate_recipe(recipe: Recipe, raw: bytes, data: dict[str, Any]) -> dict[st
 def _route(recipe: Recipe) -> Any:
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
         raw, data = await read_json_object(request)
+        once, replayed = await idempotency.open_guard(request, principal, state, data)
+        if replayed is not None:
+            return replayed
         params = validate_recipe(recipe, raw, data)
         return await create_task(
-            request, principal, state, f"recipes/{recipe.name}", recipe.spec, params, raw
+            request, principal, state, f"recipes/{recipe.name}", recipe.spec, params, raw, once
         )
 
     create.__name__ = f"recipe_{recipe.name}"

@@ -13,7 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
 
+from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
@@ -120,6 +122,9 @@ async def run_workflow(
 ) -> JSONResponse:
     raw = await request.body()
     data = (await read_json_object(request))[1] if raw.strip() else {}
+    once, replayed = await idempotency.open_guard(request, principal, state, data)
+    if replayed is not None:
+        return replayed
     given = _node_outputs(data)
     async with state.sessions() as session:
         workflow = await workflows.get_visible(session, principal.organization_id, workflow_id)
@@ -133,13 +138,18 @@ async def run_workflow(
         problems = await invocations.check_media(state.assets, graph, values, principal.organization_id)
     if problems:
         raise ApiError(400, VALIDATION_FAILED, _issues(problems))
-    async with state.sessions.begin() as session:
-        await ledger.lock_books(session, principal.organization_id)
-        if await ledger.balance(session, principal.organization_id) < run_plan.estimated_credits:
-            raise ApiError(400, NOT_ENOUGH_CREDITS.format(credits=run_plan.estimated_credits))
-        invocation = await invocations.create(session, principal, workflow, graph, values)
+    try:
+        async with state.sessions.begin() as session:
+            await ledger.lock_books(session, principal.organization_id)
+            if await ledger.balance(session, principal.organization_id) < run_plan.estimated_credits:
+                raise ApiError(400, NOT_ENOUGH_CREDITS.format(credits=run_plan.estimated_credits))
+            invocation = await invocations.create(session, principal, workflow, graph, values)
+            answer = {"id": invocation.id}
+            await once.remember(session, answer)  # the run and its key commit together
+    except IntegrityError as exc:
+        return await once.after_conflict(state, exc)
     state.workflows.wake()
-    return JSONResponse({"id": invocation.id})
+    return JSONResponse(answer)
 
 
 def _live_status(views: list[NodeView]) -> str:
