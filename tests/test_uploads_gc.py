@@ -137,7 +137,7 @@ async def test_sweeper_deletes_expired_uploads_and_keeps_those_accepted_work_nam
     assert set(result.deleted) == {folder(unused), folder(finished), "uploads/org-a/" + legacy.parent.name}
     assert set(result.kept) == {folder(queued), folder(avatar_image)}
     assert not (store.root / folder(unused)).exists() and not legacy.exists()
-    assert store.local_path(blob_key(fresh)) is not None
+    assert await store.exists(blob_key(fresh))
     # The queued task gets its input when it finally runs; a new request is refused, naming the field.
     loaded = await intake.resolve(queued, AssetKind.IMAGE, ["referenceImages", 0, "uri"], "org-a")
     assert loaded.data == PNG

@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     signing_secret: SecretStr | None = Field(
         default=None, description="HMAC secret for output URLs; generated and kept in <data-dir> if unset"
     )
+    blob_url: str | None = Field(
+        default=None,
+        pattern=r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file:///.+|[^:]+)$",
+        description="Where outputs, uploads and avatar/voice files live: s3://bucket/prefix (any "
+        "S3-compatible store; credentials from the AWS_* variables) or a directory; default <data-dir>/blobs",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="Endpoint of an S3-compatible store that is not AWS's, e.g. http://seaweedfs:8333",
+    )
     output_url_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
     max_task_attempts: int = Field(default=3, ge=1)

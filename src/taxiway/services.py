@@ -27,8 +27,9 @@ from taxiway.engines.registry import EngineRegistry
 from taxiway.periodic import Periodic
 from taxiway.realtime.launcher import OfflineWorkerLauncher
 from taxiway.realtime.sessions import SessionService
-from taxiway.storage.blobs import BlobStore, LocalBlobStore
+from taxiway.storage.blobs import BlobStore
 from taxiway.storage.signing import UrlSigner
+from taxiway.storage.stores import open_store
 from taxiway.tasks.scheduler import Scheduler
 from taxiway.voices.processing import VoiceProcessor
 from taxiway.workflows import repository as workflow_repository
@@ -97,7 +98,7 @@ async def build_services(settings: Settings) -> Services:
         follow = Periodic(
             "taxiway-clock", partial(clock.load_offset, sessions), clock.FOLLOW_INTERVAL_SECONDS, log
         )
-    store = LocalBlobStore(settings.blob_dir)
+    store = await open_store(settings)
     signer = UrlSigner(await signing_secret(sessions, settings))
     assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
     engines = EngineRegistry(settings)
@@ -139,6 +140,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
     services = await build_services(settings)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.database.dispose)
+        stack.push_async_callback(services.store.close)
         new_key = await ensure_default_account(services.sessions, settings)
         if new_key:
             show_new_key(new_key)

@@ -47,10 +47,10 @@ async def load_staged(
     """A staged source's bytes: the saved blob (an AssetError saying `gone` if it is no longer there), or
     the URI fetched through the asset intake, whose errors name `path`."""
     if source.startswith(BLOB_PENDING):
-        local = store.local_path(source.removeprefix(BLOB_PENDING))
-        if local is None:
+        data = await store.read(source.removeprefix(BLOB_PENDING))
+        if data is None:
             raise AssetError(gone)
-        return await asyncio.to_thread(local.read_bytes)
+        return data
     loaded = await intake.resolve(source, kind, list(path), organization_id)
     return loaded.data
 

@@ -128,11 +128,6 @@ def _scheme(uri: str) -> str:
     return "https"
 
 
-def _probe_file(path: Path) -> MediaInfo:
-    with path.open("rb") as fp:
-        return probe(fp)
-
-
 def _require_kind(info: MediaInfo, kind: AssetKind) -> None:
     if info.kind != kind:
         raise AssetError(f"{UNSUPPORTED_ASSET_TYPE} This is {info.kind.value}, not {kind.value}.")
@@ -185,12 +180,10 @@ class AssetIntake:
                 raise AssetError(
                     f"{UNSUPPORTED_ASSET_TYPE} The upload is {claims.kind.value}, not {kind.value}."
                 )
-            if not await self.store.exists(claims.key):
+            data = await self.store.read(claims.key)
+            if data is None:
                 raise AssetError(f"{INVALID_UPLOAD_URI} No file was uploaded for it.")
-            local = self.store.local_path(claims.key)
-            if local is None:
-                return None
-            info = await asyncio.to_thread(_probe_file, local)
+            info = await asyncio.to_thread(probe, data)
             _require_kind(info, kind)
             return info
         except AssetError as exc:
@@ -212,14 +205,11 @@ class AssetIntake:
 
     async def read_stored(self, key: str, what: str) -> bytes:
         """A blob the server stored itself (e.g. an avatar's processed image); ASSET.INVALID once gone."""
-        blob = self.store.local_path(key)
-        try:
-            if blob is None:
-                raise OSError(key)
-            return await asyncio.to_thread(blob.read_bytes)
-        except OSError:
+        data = await self.store.read(key)
+        if data is None:
             message = f"{what} is no longer available (deleted or replaced since the task was accepted)"
-            raise Failure(ASSET_INVALID, message) from None
+            raise Failure(ASSET_INVALID, message)
+        return data
 
     async def _load(self, uri: str, kind: AssetKind, organization_id: str) -> bytes:
         scheme = _scheme(uri)
@@ -228,10 +218,7 @@ class AssetIntake:
         if scheme == "https":
             return (await self.fetcher.fetch(uri, kind)).data
         claims = self.tokens.verify_uri(uri, organization_id, leeway_seconds=RUN_TIME_GRACE_SECONDS)
-        blob = self.store.local_path(claims.key)
-        if blob is None:
+        data = await self.store.read(claims.key)
+        if data is None:
             raise AssetError(f"{INVALID_UPLOAD_URI} The uploaded file is no longer available.")
-        try:
-            return await asyncio.to_thread(blob.read_bytes)
-        except OSError:
-            raise AssetError(f"{INVALID_UPLOAD_URI} The uploaded file is no longer available.") from None
+        return data

@@ -12,26 +12,22 @@ A blob's key carries its URI's expiry (`uploads/<org>/<expires>-<id>/file.<ext>`
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import json
-import os
 import re
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import IO, Any
 
 from taxiway import clock as server_clock
 from taxiway.assets.errors import EXPIRED_UPLOAD_URI, INVALID_UPLOAD_URI, AssetError
 from taxiway.assets.kinds import MIB, AssetKind
-from taxiway.storage.blobs import BlobStore, LocalBlobStore
+from taxiway.storage.blobs import BlobStore
 from taxiway.storage.signing import UrlSigner
 
 SCHEME = "runway://"
@@ -243,25 +239,6 @@ def _path_safe(organization_id: str) -> str:
 
 
 async def store_upload(store: BlobStore, key: str, source: IO[bytes]) -> None:
-    """Write an uploaded file to the store; a local store gets it copied in chunks, not held in memory."""
+    """Write an uploaded file to the store from its spooled copy, in chunks, never whole in memory."""
     source.seek(0)
-    if isinstance(store, LocalBlobStore):
-        await asyncio.to_thread(_copy_into, store, key, source)
-    else:
-        await store.put(key, await asyncio.to_thread(source.read))
-
-
-def _copy_into(store: LocalBlobStore, key: str, source: IO[bytes]) -> None:
-    """Atomic like LocalBlobStore.put: a temp file beside the target, renamed over it."""
-    path = (store.root / key).resolve()
-    if not path.is_relative_to(store.root) or path == store.root:
-        raise ValueError(f"blob key escapes the store: {key!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            shutil.copyfileobj(source, handle, 1024 * 1024)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    await store.put_file(key, source)

@@ -182,10 +182,9 @@ class OfflineWorkerLauncher:
     async def _image(self, key: str | None) -> Image.Image | None:
         if not key:
             return None
-        path = self.store.local_path(key)
-        if path is None:
+        data = await self.store.read(key)
+        if data is None:
             return None
-        data = await asyncio.to_thread(path.read_bytes)
         image = Image.open(io.BytesIO(data))
         image.load()
         return image.convert("RGB")

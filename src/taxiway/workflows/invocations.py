@@ -9,7 +9,6 @@ Everything lives in the database, so a run survives a restart and continues wher
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -331,10 +330,9 @@ class Advance:
         task = upstream.task
         assert task is not None and task.outputs
         key = task.outputs["files"][0]["key"]
-        path = self.intake.store.local_path(key)
-        if path is None:
+        data = await self.intake.store.read(key)
+        if data is None:
             raise RuntimeError(f"output {key} is not readable")
-        data = await asyncio.to_thread(path.read_bytes)
         grant = self.intake.tokens.grant(self.invocation.organization_id, key.rsplit("/", 1)[-1])
         await self.intake.store.put(grant.claims.key, data)
         return grant.runway_uri
