@@ -14,6 +14,7 @@ from runwayml import RunwayML
 
 from support.clients import sdk
 from support.https_assets import AssetServer
+from support.seaweed import S3Server, seaweed_s3
 from support.server import OPERATOR_TOKEN, Server
 
 # CI runs every property test on the same examples, so a red build always reproduces.
@@ -46,6 +47,13 @@ def operator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     ).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """One SeaweedFS S3 endpoint for the session (bucket `taxiway`); tests keep to prefixes of their own."""
+    with seaweed_s3() as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.seaweed import S3Server, credentials, seaweed_s3
+from support.seaweed import S3Server, credentials
 from taxiway.config import Settings
 from taxiway.storage.blobs import BlobStore, LocalBlobStore
 from taxiway.storage.stores import open_store
@@ -18,10 +18,11 @@ from taxiway.storage.stores import open_store
 pytest.importorskip("obstore")
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with seaweed_s3("contract") as server, credentials():
-        yield server
+@pytest.fixture(autouse=True)
+def s3_credentials() -> Iterator[None]:
+    """obstore reads the AWS_* variables of this process, as a server reads its own."""
+    with credentials():
+        yield
 
 
 @pytest.fixture(params=["local", "s3"])

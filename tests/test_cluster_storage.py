@@ -17,7 +17,7 @@ from PIL import Image
 from support.clients import sdk
 from support.https_assets import image_bytes
 from support.postgres import run_in_thread
-from support.seaweed import S3Server, credentials, seaweed_s3
+from support.seaweed import S3Server, credentials
 from support.server import Server
 from taxiway.storage.s3 import S3BlobStore
 
@@ -32,12 +32,6 @@ def data_uri(data: bytes) -> str:
 
 def png(size: tuple[int, int]) -> bytes:
     return image_bytes("PNG", size)
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with seaweed_s3("outputs") as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +95,16 @@ def test_outputs_live_in_the_bucket_and_any_replica_serves_them(
     assert bucket_keys(s3, f"tasks/{task.id}")
     assert blobs_on_disk(first) == [] and blobs_on_disk(second) == []
     # The upload made on the first replica is an input on the second.
-    again = sdk(second).text_to_image.create(
-        model="gen4_image",
-        prompt_text="a harbour at dusk",
-        ratio="720:1280",
-        reference_images=[{"uri": upload.uri, "tag": "harbour"}],
-    ).wait_for_task_output(timeout=300)
+    again = (
+        sdk(second)
+        .text_to_image.create(
+            model="gen4_image",
+            prompt_text="a harbour at dusk",
+            ratio="720:1280",
+            reference_images=[{"uri": upload.uri, "tag": "harbour"}],
+        )
+        .wait_for_task_output(timeout=300)
+    )
     assert again.status == "SUCCEEDED"
     # Deleting on one replica removes the outputs from the bucket for both.
     sdk(second).tasks.delete(task.id)
