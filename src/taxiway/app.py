@@ -6,7 +6,7 @@ Everything the server runs is built from its settings in `services`; the lifespa
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from taxiway.api import (
     errors,
     generation,
     input_limits,
+    metrics,
     operator,
     organization,
     outputs,
@@ -33,6 +34,7 @@ from taxiway.api import (
     voices,
     workflows,
 )
+from taxiway.api.access_log import AccessLog
 from taxiway.api.limits import BodySizeLimit
 from taxiway.config import Settings
 from taxiway.console import pages
@@ -58,12 +60,15 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, on_new_key: Callable[[str], None] | None = None
+) -> FastAPI:
+    """The app; `on_new_key` receives a first start's generated key (default: shown at once)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(settings) as services:
+        async with running(settings, on_new_key=on_new_key) as services:
             app.state.taxiway = services  # read through `api.state.app_state`, typed
             log.info("taxiway %s ready, data in %s", __version__, settings.data_dir.resolve())
             yield
@@ -80,12 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.metrics:
+        app.include_router(metrics.router)
     pages.install(app, settings)
     app.add_api_route("/healthz", healthz, include_in_schema=False)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_paths=frozenset({uploads.STORAGE_PATH})
     )
+    app.add_middleware(AccessLog, log_requests=settings.access_log)
     return app
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,10 +47,3 @@ async def ensure_default_account(
             org = await repository.find_organization(session, DEFAULT_ORGANIZATION)
         _record, plain = await repository.create_key(session, org.id, name="bootstrap", secret=chosen)
     return plain
-
-
-def show_new_key(key: str) -> None:
-    """The bootstrap key, on the operator's terminal: it is stored hashed and never shown again."""
-    Console(stderr=True).print(
-        f"[bold]API key for organization 'default'[/bold] (shown once): [green]{key}[/green]", soft_wrap=True
-    )

@@ -24,6 +24,7 @@ from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.engines.diffusers.weights import STATE_FILE as WEIGHTS_STATE
 from taxiway.engines.diffusers.weights import describe as describe_weights
+from taxiway.observability.logs import LogFormat
 from taxiway.testmode import policy
 from taxiway.workflows import repository as workflows
 
@@ -91,14 +92,12 @@ def serve(
     database_url: DatabaseUrl = None,
     workers: Annotated[int | None, typer.Option(help="Engine worker threads [env TAXIWAY_WORKERS]")] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [env TAXIWAY_LOG_LEVEL]")] = None,
+    log_format: Annotated[
+        LogFormat | None, typer.Option(help="text or json (one object per line) [env TAXIWAY_LOG_FORMAT]")
+    ] = None,
 ) -> None:
     """Serve the API (SQLite and files under the data dir unless a database URL is given)."""
-    import logging
-
-    import uvicorn
-
-    from taxiway.api import connections
-    from taxiway.app import create_app
+    from taxiway import serving
 
     settings = _settings(
         host=host,
@@ -107,19 +106,13 @@ def serve(
         database_url=database_url,
         workers=workers,
         log_level=log_level,
+        log_format=log_format,
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        http=connections.protocol(connections.ConnectionLimits.from_settings(settings)),
-        timeout_keep_alive=settings.keep_alive_timeout_seconds,  # type: ignore[arg-type]
-    )
+    try:
+        serving.serve(settings)
+    except serving.PortBusy as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @orgs_app.command("create")

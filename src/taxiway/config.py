@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Open connections past which new ones are closed at once"
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, with each event's fields as keys"
+    )
+    access_log: bool = Field(default=True, description="One log line per HTTP request")
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="If set, /metrics needs `Authorization: Bearer <token>`"
+    )
+    audio_warmup: bool = Field(
+        default=False,
+        description="At start-up, load the offline audio engines' models (built into the cache dir on "
+        "first use) in the background, so the first speech task does not pay for it",
+    )
     test_mode: bool = Field(
         default=False, description="Let `taxiway clock` move the server's time; for tests, never production"
     )

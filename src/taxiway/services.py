@@ -8,7 +8,7 @@ A new service is built here and, if it runs in the background, listed in `Servic
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -20,10 +20,12 @@ from taxiway import clock
 from taxiway.assets.intake import AssetIntake, AssetPolicy
 from taxiway.assets.sweeper import UploadSweeper
 from taxiway.avatars.processing import AvatarProcessor
-from taxiway.bootstrap import ensure_default_account, show_new_key, signing_secret
+from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.engines.registry import EngineRegistry
+from taxiway.greeting import key_banner
+from taxiway.observability.telemetry import Telemetry
 from taxiway.periodic import Periodic
 from taxiway.realtime.launcher import OfflineWorkerLauncher
 from taxiway.realtime.sessions import SessionService
@@ -61,6 +63,8 @@ class Services:
     voices: VoiceProcessor
     realtime: SessionService
     sweeper: UploadSweeper
+    # Task lifecycle lines and the Prometheus registry behind /metrics and the access log's timings.
+    telemetry: Telemetry
     # Test mode: the server's time follows the offset `taxiway clock` stores.
     clock: Periodic | None = None
 
@@ -99,6 +103,7 @@ async def build_services(settings: Settings) -> Services:
             "taxiway-clock", partial(clock.load_offset, sessions), clock.FOLLOW_INTERVAL_SECONDS, log
         )
     store = await open_store(settings)
+    telemetry = Telemetry()
     signer = UrlSigner(await signing_secret(sessions, settings))
     assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
     engines = EngineRegistry(settings)
@@ -110,6 +115,7 @@ async def build_services(settings: Settings) -> Services:
         workers=settings.workers,
         max_attempts=settings.max_task_attempts,
         test_mode=settings.test_mode,
+        observer=telemetry,
     )
     return Services(
         settings=settings,
@@ -120,7 +126,7 @@ async def build_services(settings: Settings) -> Services:
         assets=assets,
         engines=engines,
         scheduler=scheduler,
-        workflows=WorkflowRunner(sessions, assets, scheduler.wake),
+        workflows=WorkflowRunner(sessions, assets, scheduler.accepted),
         avatars=AvatarProcessor(sessions, store, assets),
         voices=VoiceProcessor(sessions, store, assets, cache=settings.engine_cache_dir),
         realtime=SessionService(
@@ -129,21 +135,27 @@ async def build_services(settings: Settings) -> Services:
         sweeper=UploadSweeper(
             sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
         ),
+        telemetry=telemetry,
         clock=follow,
     )
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Services]:
+async def running(
+    settings: Settings, *, on_new_key: Callable[[str], None] | None = None
+) -> AsyncIterator[Services]:
     """The services built and their background started, in order; stopped in reverse on exit, the
-    database closed last."""
+    database closed last. A first start's generated key goes to `on_new_key` (default: shown at once;
+    `taxiway serve` shows it once the server listens)."""
     services = await build_services(settings)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.database.dispose)
         stack.push_async_callback(services.store.close)
         new_key = await ensure_default_account(services.sessions, settings)
-        if new_key:
-            show_new_key(new_key)
+        if new_key and settings.bootstrap_api_key is not None:
+            log.info("organization 'default' has the key from TAXIWAY_BOOTSTRAP_API_KEY")
+        elif new_key:
+            (on_new_key or partial(key_banner, settings))(new_key)
         for component in services.background:
             await component.start()
             stack.push_async_callback(component.stop)

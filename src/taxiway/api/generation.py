@@ -139,7 +139,7 @@ async def create_task(
         if once is None:
             raise
         return await once.after_conflict(state, exc)
-    state.scheduler.wake()
+    state.scheduler.accepted(task)
     return JSONResponse(answer)
 
 

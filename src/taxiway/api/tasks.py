@@ -11,7 +11,6 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
 from taxiway.api.schemas import ErrorBody, TaskLike, TaskView, render_task
 from taxiway.clock import utcnow
-from taxiway.status import TaskStatus
 from taxiway.tasks import repository, service
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -57,9 +56,7 @@ async def delete_task(task_id: str, principal: CurrentPrincipal, state: State) -
         if task is None:
             raise ApiError(404, TASK_NOT_FOUND)
         deletion = await service.delete(session, task)
-    if deletion.previous is TaskStatus.RUNNING:
-        state.scheduler.cancel(task_id)
+    state.scheduler.withdrawn(task, deletion.previous)
     if deletion.output_prefix:
         await state.store.delete_prefix(deletion.output_prefix)
-    state.scheduler.wake()
     return Response(status_code=204)

@@ -148,12 +148,18 @@ class EngineRegistry:
             return self._engines[reference]
 
     async def start(self) -> None:
-        """With `diffusers_warmup`, diffusers models load and run once in the background (see `warmup`)."""
+        """With `diffusers_warmup`, diffusers models load and run once in the background (see `warmup`);
+        with `audio_warmup`, the audio engines' models are built and loaded in the background too."""
         settings = self._setup.settings
         if settings.diffusers_warmup and any(name in DIFFUSERS_ENGINES for name in self._overrides.values()):
             from taxiway.engines.diffusers import warmup  # torch is imported only when needed
 
             warmup.start(diffusers_runtime(self._setup), self._overrides)
+        if settings.audio_warmup:
+            from taxiway.engines.audio import warmup as audio_warmup
+
+            engines = {self.engine_name(endpoint, model) for endpoint, model in CATALOG}
+            audio_warmup.start(engines, self._setup.cache)
 
     async def stop(self) -> None:
         """Nothing to stop: engines hold no threads of their own, and a warm-up thread is a daemon."""

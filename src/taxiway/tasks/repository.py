@@ -109,3 +109,13 @@ async def list_page(
         query = query.where(or_(Task.created_at < moment, and_(Task.created_at == moment, Task.id < task_id)))
     query = query.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
     return list((await connection.execute(query)).all())
+
+
+async def count_active_by_model(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """(model, status, count) of every queued or running task, for the metrics' gauges."""
+    rows = await session.execute(
+        select(Task.model, Task.status, func.count(Task.id))
+        .where(Task.status.in_([s.value for s in (*ACTIVE, TaskStatus.THROTTLED)]))
+        .group_by(Task.model, Task.status)
+    )
+    return [(model, status, int(count)) for model, status, count in rows.all()]

@@ -8,11 +8,13 @@ runs, in which case it fails with `INTERNAL` and its credits are refunded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,6 +32,7 @@ from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
 from taxiway.tasks import fairness, inputs, repository
+from taxiway.tasks.events import NoObserver, TaskEventKind, TaskObserver, task_event
 from taxiway.tasks.service import output_prefix
 from taxiway.tasks.state import refundable
 from taxiway.testmode import runtime as testmode
@@ -52,8 +55,10 @@ class Scheduler:
         workers: int,
         max_attempts: int,
         test_mode: bool = False,
+        observer: TaskObserver | None = None,
     ) -> None:
         self._sessions = sessions
+        self._observer = observer or NoObserver()
         self._engines = engines
         self._store = store
         self._assets = assets
@@ -85,6 +90,21 @@ class Scheduler:
     def wake(self) -> None:
         self._dispatch.wake()
 
+    def accepted(self, task: Task) -> None:
+        """A new task was committed (queued or throttled): reported as created, dispatch woken."""
+        self._report(TaskEventKind.CREATED, task, task.estimated_credits, None)
+        self.wake()
+
+    def withdrawn(self, task: Task, previous: TaskStatus) -> None:
+        """A task left the API (DELETE) from `previous`, committed: an unfinished one is reported as
+        cancelled (still charged if it had started) and its engine, if it runs here, asked to stop."""
+        if not previous.terminal:
+            charged = task.estimated_credits if previous is TaskStatus.RUNNING else 0
+            self._report(TaskEventKind.CANCELLED, task, charged, task.started_at)
+        if previous is TaskStatus.RUNNING:
+            self.cancel(task.id)
+        self.wake()
+
     def cancel(self, task_id: str) -> bool:
         """Signal a running engine to stop at its next progress report. True if it runs here."""
         event = self._running.get(task_id)
@@ -97,20 +117,40 @@ class Scheduler:
     def running(self) -> int:
         return len(self._running)
 
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def _report(
+        self,
+        kind: TaskEventKind,
+        task: Task,
+        credits: int,
+        since: datetime | None,
+        failure_code: str | None = None,
+    ) -> None:
+        try:
+            engine: str | None = self._engines.engine_name(task.endpoint, task.model)
+        except KeyError:  # a model no longer in the catalog: still reported, without its engine
+            engine = None
+        self._observer.record(task_event(kind, task, engine, credits, since=since, failure_code=failure_code))
+
     async def recover(self) -> None:
+        events: list[Callable[[], None]] = []
         async with self._sessions.begin() as session:
             interrupted = (
                 await session.scalars(select(Task).where(Task.status == TaskStatus.RUNNING.value))
             ).all()
             for task in interrupted:
                 if task.attempts >= self._max_attempts:
-                    await self._fail(session, task, "INTERNAL", "The task was interrupted too many times.")
-                    log.warning("task %s failed after %d interrupted runs", task.id, task.attempts)
-                else:
-                    await repository.move(
-                        session, task.id, TaskStatus.PENDING, only_from=(TaskStatus.RUNNING,)
-                    )
-                    log.info("task %s was interrupted; queued again", task.id)
+                    message = "The task was interrupted too many times."
+                    events.append(await self._fail(session, task, "INTERNAL", message))
+                elif await repository.move(
+                    session, task.id, TaskStatus.PENDING, only_from=(TaskStatus.RUNNING,)
+                ):
+                    events.append(functools.partial(self._report, TaskEventKind.REQUEUED, task, 0, None))
+        for report in events:
+            report()
 
     async def dispatch_once(self) -> None:
         await self._promote_throttled()
@@ -153,6 +193,7 @@ class Scheduler:
             ).all()
             claimed = []
             for task in candidates:
+                started = utcnow()
                 if await repository.move(
                     session,
                     task.id,
@@ -160,10 +201,12 @@ class Scheduler:
                     only_from=(TaskStatus.PENDING,),
                     attempts=task.attempts + 1,
                     progress=0.0,
-                    started_at=utcnow(),
+                    started_at=started,
                 ):
-                    claimed.append(task)
-        for task in claimed:
+                    claimed.append((task, started))
+        for task, started in claimed:
+            task.attempts, task.started_at = task.attempts + 1, started  # as committed, for the events
+            self._report(TaskEventKind.STARTED, task, 0, task.created_at)
             self._running[task.id] = threading.Event()
             job = asyncio.create_task(self._execute(task), name=f"taxiway-task-{task.id}")
             self._jobs.add(job)
@@ -220,17 +263,19 @@ class Scheduler:
             artifacts = await loop.run_in_executor(self._executor, run, request, context)
             await self._succeed(task, artifacts)
         except TaskCancelled:
-            log.info("task %s stopped", task.id)
+            log.debug("task %s stopped", task.id)
         except Failure as failure:
             async with self._sessions.begin() as session:
-                await self._fail(session, task, failure.code, failure.message)
+                report = await self._fail(session, task, failure.code, failure.message)
+            report()
         except asyncio.CancelledError:
             cancel_event.set()  # server shutdown: the task stays RUNNING and is requeued at next start
             raise
         except Exception:
             log.exception("engine failed on task %s", task.id)
             async with self._sessions.begin() as session:
-                await self._fail(session, task, "INTERNAL", UNEXPECTED_FAILURE)
+                report = await self._fail(session, task, "INTERNAL", UNEXPECTED_FAILURE)
+            report()
         finally:
             self._running.pop(task.id, None)
             self._progress_written.pop(task.id, None)
@@ -269,9 +314,12 @@ class Scheduler:
                 )
         if not done:  # cancelled while its outputs were being written
             await self._store.delete_prefix(prefix)
+        else:
+            self._report(TaskEventKind.SUCCEEDED, task, cost, task.started_at)
 
-    async def _fail(self, session: AsyncSession, task: Task, code: str, message: str) -> None:
-        """RUNNING → FAILED, refunded unless the code is one the real API keeps the charge for."""
+    async def _fail(self, session: AsyncSession, task: Task, code: str, message: str) -> Callable[[], None]:
+        """RUNNING → FAILED, refunded unless the code is one the real API keeps the charge for.
+        Returns the event's report, to call once the session has committed."""
         refund = refundable(code)
         moved = await repository.move(
             session,
@@ -285,3 +333,7 @@ class Scheduler:
         )
         if moved and refund:
             await ledger.refund(session, task.organization_id, task.id, task.model)
+        if not moved:
+            return lambda: None
+        charged = 0 if refund else task.estimated_credits
+        return functools.partial(self._report, TaskEventKind.FAILED, task, charged, task.started_at, code)

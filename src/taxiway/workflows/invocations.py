@@ -304,7 +304,7 @@ class Advance:
         self.intake = intake
         self.invocation = invocation
         self.graph = Graph.model_validate(invocation.graph)
-        self.submitted = 0
+        self.submitted: list[Task] = []
 
     async def run(self) -> None:
         views = {view.node.id: view for view in await snapshot(self.session, self.invocation)}
@@ -378,7 +378,7 @@ class Advance:
             return
         view.run.state = NodeState.SUBMITTED
         view.run.task_id = task.id
-        self.submitted += 1
+        self.submitted.append(task)
 
     async def _finish_if_done(self, fresh: list[NodeView]) -> None:
         if not all(view.outcome.done for view in fresh):

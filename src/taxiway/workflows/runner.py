@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.assets.intake import AssetIntake
-from taxiway.db.tables import WorkflowInvocation
+from taxiway.db.tables import Task, WorkflowInvocation
 from taxiway.periodic import Periodic
 from taxiway.workflows.invocations import ACTIVE, Advance, active_ids
 
@@ -28,11 +28,12 @@ class WorkflowRunner:
         self,
         sessions: async_sessionmaker[AsyncSession],
         intake: AssetIntake,
-        wake_tasks: Callable[[], None],
+        accepted: Callable[[Task], None],
     ) -> None:
         self._sessions = sessions
         self._intake = intake
-        self._wake_tasks = wake_tasks
+        # Told of each node's task once committed (the scheduler reports it and wakes its dispatch).
+        self._accepted = accepted
         self._active = 0
         self._loop = Periodic(
             "taxiway-workflows", self._pass, self._poll_seconds, log, "workflow pass failed; retrying"
@@ -72,5 +73,5 @@ class WorkflowRunner:
                 return
             step = Advance(session, self._intake, invocation)
             await step.run()
-        if step.submitted:
-            self._wake_tasks()
+        for task in step.submitted:
+            self._accepted(task)

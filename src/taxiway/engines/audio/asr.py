@@ -211,3 +211,8 @@ def transcribe(
     )
     text = " ".join(segment.text for segment in segments)
     return Transcript(text, str(info.language), float(info.language_probability), segments)
+
+
+def preload(name: str, cache: Path) -> None:
+    """Build and load a Whisper model now (a warm-up) rather than on its first transcription."""
+    _model(name, cache)
