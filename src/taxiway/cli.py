@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -11,17 +10,25 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from rich.table import Column
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taxiway import clock
+from taxiway import cli_tasks, clock
 from taxiway.accounts import repository
 from taxiway.billing import operator, usage
 from taxiway.billing.tiers import TIERS
 from taxiway.catalog import ENDPOINTS
+from taxiway.cli_options import (
+    DatabaseUrl,
+    DataDir,
+    id_column,
+    moment,
+    on_database,
+    settings_from,
+    time_column,
+)
+from taxiway.cli_options import table as cli_table
 from taxiway.config import Settings
-from taxiway.db.engine import create_engine, session_factory, upgrade_schema
 from taxiway.engines.diffusers.weights import STATE_FILE as WEIGHTS_STATE
 from taxiway.engines.diffusers.weights import describe as describe_weights
 from taxiway.observability.logs import LogFormat
@@ -48,40 +55,19 @@ workflows_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(cli_tasks.app, name="tasks")
 console = Console()
 T = TypeVar("T")
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Where the database and outputs live [env TAXIWAY_DATA_DIR]")
-]
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy async URL [env TAXIWAY_DATABASE_URL]")
-]
-
-
-def _settings(**given: Any) -> Settings:
-    """Options given on the command line win; the rest come from TAXIWAY_* variables or defaults."""
-    return Settings(**{key: value for key, value in given.items() if value is not None})
-
 
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await upgrade_schema(engine)
-            async with session_factory(engine).begin() as session:
-                if settings.test_mode:
-                    clock.set_offset(await clock.stored_offset(session))
-                return await work(session)
-        finally:
-            await engine.dispose()
+    """`work` in one transaction on the settings' database."""
 
-    try:
-        return asyncio.run(run())
-    except (repository.NotFound, ValueError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+    async def in_transaction(sessions: async_sessionmaker[AsyncSession]) -> T:
+        async with sessions.begin() as session:
+            return await work(session)
+
+    return on_database(settings, in_transaction)
 
 
 @app.command()
@@ -99,7 +85,7 @@ def serve(
     """Serve the API (SQLite and files under the data dir unless a database URL is given)."""
     from taxiway import serving
 
-    settings = _settings(
+    settings = settings_from(
         host=host,
         port=port,
         data_dir=data_dir,
@@ -131,7 +117,7 @@ def orgs_create(
             f"created organization [bold]{org.name}[/bold] ({org.id}), tier {tier}, {credits} credits"
         )
 
-    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
 
 
 @orgs_app.command("list")
@@ -139,14 +125,12 @@ def orgs_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
     """List organizations with their tier, balance and active keys."""
 
     async def work(session: AsyncSession) -> None:
-        table = Table("name", "id", "tier", "credits", "active keys", "created")
+        table = cli_table("name", id_column(), "tier", "credits", "active keys", time_column("created (UTC)"))
         for org, balance, keys in await repository.list_organizations(session):
-            table.add_row(
-                org.name, org.id, str(org.tier), str(balance), str(keys), org.created_at.isoformat()
-            )
+            table.add_row(org.name, org.id, str(org.tier), str(balance), str(keys), moment(org.created_at))
         console.print(table)
 
-    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
 
 
 @orgs_app.command("credit", context_settings={"ignore_unknown_options": True})
@@ -168,7 +152,7 @@ def orgs_credit(
         organization = await repository.find_organization(session, org)
         return await operator.adjust_credits(session, organization.id, delta, note)
 
-    balance = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    balance = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     console.print(f"{org}: {delta:+d} credits, balance {balance}")
 
 
@@ -185,7 +169,7 @@ def orgs_tier(
         organization = await repository.find_organization(session, org)
         await operator.set_tier(session, organization.id, level)
 
-    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     console.print(f"{org}: tier {level}")
 
 
@@ -204,8 +188,8 @@ def orgs_usage(
         start = today - timedelta(days=days - 1)
         return await usage.usage_report(session, organization.id, start, today + timedelta(days=1))
 
-    report = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
-    table = Table("date", "model", "credits")
+    report = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
+    table = cli_table("date", "model", "credits")
     for day in report["results"]:
         for used in day["usedCredits"]:
             table.add_row(day["date"], used["model"], str(used["amount"]))
@@ -216,7 +200,7 @@ def orgs_usage(
 
 
 def _clock_settings(data_dir: Path | None, database_url: str | None, command: str = "clock") -> Settings:
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
     if not settings.test_mode:
         console.print(f"[red]error:[/red] `taxiway {command}` needs test mode (TAXIWAY_TEST_MODE=1)")
         raise typer.Exit(1)
@@ -323,7 +307,7 @@ def keys_create(
         _record, plain = await repository.create_key(session, organization.id, name=name)
         return plain
 
-    plain = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    plain = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     typer.echo(plain)
 
 
@@ -337,13 +321,18 @@ def keys_list(
 
     async def work(session: AsyncSession) -> None:
         organization = await repository.find_organization(session, org)
-        table = Table("id", "prefix", "name", "created", "revoked")
+        table = cli_table(
+            id_column(),
+            Column("prefix", no_wrap=True),
+            "name",
+            time_column("created (UTC)"),
+            time_column("revoked (UTC)"),
+        )
         for key in await repository.list_keys(session, organization.id):
-            revoked = key.revoked_at.isoformat() if key.revoked_at else ""
-            table.add_row(key.id, key.prefix + "…", key.name, key.created_at.isoformat(), revoked)
+            table.add_row(key.id, key.prefix + "…", key.name, moment(key.created_at), moment(key.revoked_at))
         console.print(table)
 
-    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
 
 
 @keys_app.command("revoke")
@@ -358,7 +347,7 @@ def keys_revoke(
         record = await repository.revoke_key(session, key)
         console.print(f"revoked {record.prefix}… ({record.id})")
 
-    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
 
 
 OrgOption = Annotated[
@@ -383,7 +372,7 @@ def workflows_add(
         definition = workflows.load_file(file)
         return await workflows.add_version(session, definition, await _org_id(session, org))
 
-    added = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    added = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     row = added.workflow
     state = "published" if added.created else "unchanged, already"
     console.print(f"{row.name!r} {state} version {row.version}: [bold]{row.id}[/bold]")
@@ -394,14 +383,16 @@ def workflows_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -
     """Every published version, newest first per name."""
 
     async def work(session: AsyncSession) -> None:
-        table = Table("name", "version", "id", "organization", "nodes", "created")
+        table = cli_table(
+            "name", "version", id_column(), "organization", "nodes", time_column("created (UTC)")
+        )
         for row in await workflows.all_versions(session):
             nodes = str(len(row.graph.get("nodes", [])))
             org = row.organization_id or "every"
-            table.add_row(row.name, str(row.version), row.id, org, nodes, row.created_at.isoformat())
+            table.add_row(row.name, str(row.version), row.id, org, nodes, moment(row.created_at))
         console.print(table)
 
-    _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
 
 
 VersionOption = Annotated[int | None, typer.Option("--version", min=1, help="One version of the name")]
@@ -424,7 +415,7 @@ def workflows_show(
         row = found[0]
         return {"name": row.name, "description": row.description, "version": row.version, "graph": row.graph}
 
-    shown = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    shown = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     typer.echo(json.dumps(shown, indent=2))
 
 
@@ -444,7 +435,7 @@ def workflows_remove(
             raise repository.NotFound(f"no workflow {workflow!r}")
         return await workflows.remove(session, found)
 
-    removed = _with_session(_settings(data_dir=data_dir, database_url=database_url), work)
+    removed = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     console.print(f"removed {removed} version{'s' if removed != 1 else ''} of {workflow!r}")
 
 
@@ -452,7 +443,9 @@ def workflows_remove(
 def models() -> None:
     """List the model catalog: endpoints, models, ratios, prices and engines."""
     settings = Settings()
-    table = Table("endpoint", "model", "output", "ratios", "price", "engine", "weights")
+    table = cli_table(
+        "endpoint", Column("model", no_wrap=True), "output", "ratios", "price", "engine", "weights"
+    )
     for endpoint in ENDPOINTS.values():
         for model in endpoint.models:
             engine = settings.engines.get(model.id, model.engine)
@@ -473,7 +466,7 @@ def models() -> None:
 @app.command()
 def tiers() -> None:
     """Show the usage tiers and their limits."""
-    table = Table("tier", "max concurrent / model", "max daily / model", "max monthly credits")
+    table = cli_table("tier", "max concurrent / model", "max daily / model", "max monthly credits")
     for level, spec in TIERS.items():
         table.add_row(
             str(level),

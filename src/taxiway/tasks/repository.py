@@ -84,20 +84,24 @@ class TaskFilter:
 
 
 _LIST_COLUMNS = (
-    *_VIEW_COLUMNS, Task.endpoint, Task.model, Task.params, Task.started_at, Task.finished_at,
+    *_VIEW_COLUMNS, Task.organization_id, Task.endpoint, Task.model, Task.params, Task.started_at,
+    Task.finished_at,
 )  # fmt: skip
 
 
 async def list_page(
     connection: AsyncConnection,
-    organization_id: str,
+    organization_id: str | None,
     where: TaskFilter,
     limit: int,
     after: tuple[datetime, str] | None = None,
 ) -> list[Row[Any]]:
-    """An organization's visible tasks, newest first, starting after `(created_at, id)` of the last
-    row already served, so a page is stable however many tasks arrive meanwhile."""
-    query = select(*_LIST_COLUMNS).where(Task.organization_id == organization_id, Task.deleted_at.is_(None))
+    """An organization's visible tasks (None: every organization's, for the operator), newest first,
+    starting after `(created_at, id)` of the last row already served, so a page is stable however
+    many tasks arrive meanwhile."""
+    query = select(*_LIST_COLUMNS).where(Task.deleted_at.is_(None))
+    if organization_id is not None:
+        query = query.where(Task.organization_id == organization_id)
     if where.statuses:
         query = query.where(Task.status.in_([s.value for s in where.statuses]))
     if where.endpoint:
