@@ -41,6 +41,10 @@ class Server:
     port: int = field(default_factory=free_port)
     key: str = field(default_factory=generate_key)
     process: subprocess.Popen[bytes] | None = None
+    # What runs it: `python <command>`, e.g. ("-m", "support.lean_serve", "serve") for `make run`'s install.
+    command: tuple[str, ...] = ("-m", "taxiway", "serve")
+    # False: no TAXIWAY_BOOTSTRAP_API_KEY, so a first start generates the key (set `key` from its log).
+    bootstrap: bool = True
 
     @property
     def base_url(self) -> str:
@@ -51,11 +55,12 @@ class Server:
         env.update(
             TAXIWAY_DATA_DIR=str(self.data_dir),
             TAXIWAY_PORT=str(self.port),
-            TAXIWAY_BOOTSTRAP_API_KEY=self.key,
             TAXIWAY_LOG_LEVEL="warning",
             TAXIWAY_CACHE_DIR=os.environ["TAXIWAY_CACHE_DIR"],
             PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")])),
         )
+        if self.bootstrap:
+            env["TAXIWAY_BOOTSTRAP_API_KEY"] = self.key
         env.update(self.env)
         return env
 
@@ -65,7 +70,7 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taxiway", "serve"], env=self.full_env(), stdout=log, stderr=log
+            [sys.executable, *self.command], env=self.full_env(), stdout=log, stderr=log
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
