@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import sqlite3
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
 
+from taxiway.db.engine import alembic_config
+from taxiway.db.tables import Task
 from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
 from taxiway.errors import Failure
 from taxiway.testmode import Simulation, SimulationError, parse, parse_duration, runtime
@@ -94,10 +101,9 @@ def test_parse_never_fails_unexpectedly(header: str) -> None:
     )
 )
 def test_stored_form_round_trips(simulation: Simulation) -> None:
-    params = runtime.attach({"model": "gen4_image"}, simulation)
-    clean, stored = runtime.split(params)
-    assert clean == {"model": "gen4_image"}
-    assert stored == (simulation if simulation.affects_task else None)
+    task = Task(params={"model": "gen4_image"}, simulation=runtime.stored(simulation))
+    assert runtime.of_task(task) == (simulation if simulation.affects_task else None)
+    assert task.params == {"model": "gen4_image"}  # beside the params, never inside them
 
 
 def test_header_ignored_outside_test_mode() -> None:
@@ -145,3 +151,37 @@ def test_wrap_stall_ends_only_when_cancelled() -> None:
 def test_wrap_without_simulation_is_the_engine() -> None:
     assert runtime.wrap(None, _engine) is _engine
     assert runtime.wrap(Simulation(throttle=1.0), _engine) is _engine
+
+
+def test_upgrade_moves_a_stored_simulation_beside_the_params(tmp_path: Path) -> None:
+    """Tasks accepted before the `simulation` column kept it in their params; migration 0014 moves it."""
+    path = tmp_path / "taxiway.db"
+    config = alembic_config(f"sqlite+aiosqlite:///{path}")
+    command.upgrade(config, "0006")
+    now = "2026-12-01 10:00:00.000000"
+    with sqlite3.connect(path) as db:
+        for task_id, params in (
+            ("held", {"model": "gen4_image", "__simulate": {"throttle": 2.0}}),
+            ("plain", {"model": "gen4_image", "promptText": "__simulate"}),
+        ):
+            db.execute(
+                "INSERT INTO tasks (id, organization_id, endpoint, model, status, params, seed,"
+                " estimated_credits, progress, attempts, created_at, updated_at)"
+                " VALUES (?, 'org', 'text_to_image', 'gen4_image', 'PENDING', ?, 1, 5, 0, 0, ?, ?)",
+                (task_id, json.dumps(params), now, now),
+            )
+
+    def rows() -> dict[str, tuple[Any, Any]]:
+        with sqlite3.connect(path) as db:
+            found = db.execute("SELECT id, params, simulation FROM tasks").fetchall()
+        return {row[0]: (json.loads(row[1]), row[2] and json.loads(row[2])) for row in found}
+
+    command.upgrade(config, "head")
+    assert rows() == {
+        "held": ({"model": "gen4_image"}, {"throttle": 2.0}),
+        "plain": ({"model": "gen4_image", "promptText": "__simulate"}, None),
+    }
+    command.downgrade(config, "0006")
+    with sqlite3.connect(path) as db:
+        held = json.loads(db.execute("SELECT params FROM tasks WHERE id = 'held'").fetchone()[0])
+    assert held == {"model": "gen4_image", "__simulate": {"throttle": 2.0}}

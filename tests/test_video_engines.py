@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from taxiway.engines.base import Engine, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.fields import MediaRef
 from taxiway.engines.offline.video_camera import CameraMoveEngine, choose_move, keyframe_uris
 from taxiway.engines.offline.video_common import clip_seconds, output_size, ratio_for_aspect
 from taxiway.engines.offline.video_encode import (
@@ -259,7 +260,7 @@ def test_ambience_is_deterministic_stereo_and_bounded() -> None:
     ],
 )
 def test_clip_seconds_defaults(params: dict[str, Any], model: str, seconds: float) -> None:
-    assert clip_seconds(params, model) == seconds
+    assert clip_seconds(params.get("duration"), model) == seconds
 
 
 @pytest.mark.parametrize(
@@ -355,8 +356,11 @@ def test_camera_move_words(prompt: str, move: str) -> None:
 
 def test_keyframe_uris() -> None:
     assert keyframe_uris("a") == ("a", None)
-    assert keyframe_uris([{"uri": "a", "position": "first"}, {"uri": "b", "position": "last"}]) == ("a", "b")
-    assert keyframe_uris([{"uri": "r1"}, {"uri": "r2"}]) == ("r1", None)
+    assert keyframe_uris([MediaRef(uri="a", position="first"), MediaRef(uri="b", position="last")]) == (
+        "a",
+        "b",
+    )
+    assert keyframe_uris([MediaRef(uri="r1"), MediaRef(uri="r2")]) == ("r1", None)
 
 
 def test_image_to_video_contract_and_determinism() -> None:

@@ -21,7 +21,6 @@ from taxiway.catalog.export import catalog_document
 from taxiway.clock import iso_millis
 from taxiway.status import TaskStatus
 from taxiway.tasks import repository
-from taxiway.testmode import runtime as testmode
 
 router = APIRouter(prefix="/console/api", include_in_schema=False)
 _ORDER = "createdAt:desc"
@@ -91,13 +90,12 @@ async def list_tasks(
     for row in page:
         urls = output_urls(request, state, row)
         files = row.outputs["files"] if row.outputs else []
-        params, _simulation = testmode.split(row.params)
         data.append(
             {
                 **render_task(row, urls),
                 "endpoint": row.endpoint,
                 "model": row.model,
-                "request": params,
+                "request": row.params,
                 "startedAt": _when(row.started_at),
                 "finishedAt": _when(row.finished_at),
                 "outputs": [

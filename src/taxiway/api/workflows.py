@@ -25,7 +25,7 @@ from taxiway.api.tasks import output_urls
 from taxiway.billing import ledger
 from taxiway.clock import iso_millis
 from taxiway.db.tables import WorkflowInvocation
-from taxiway.tasks.state import TaskStatus
+from taxiway.status import TaskStatus
 from taxiway.workflows import invocations
 from taxiway.workflows import repository as workflows
 from taxiway.workflows.graph import Graph, Problem, Value

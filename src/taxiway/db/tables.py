@@ -80,6 +80,8 @@ class Task(Base):
     model: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     params: Mapped[dict[str, Any]]
+    # Test mode: the simulated outcome the task was accepted with (`testmode.Simulation.to_json`).
+    simulation: Mapped[dict[str, Any] | None]
     seed: Mapped[int] = mapped_column(BigInteger)
     estimated_credits: Mapped[int] = mapped_column(Integer)
     cost_credits: Mapped[int | None] = mapped_column(Integer)

@@ -1,5 +1,14 @@
 """Engines turn a validated request into media. One interface; offline, audio and GPU implementations."""
 
-from taxiway.engines.base import Artifact, Engine, EngineFailure, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.base import Artifact, Engine, EngineRequest, EngineSetup, RunContext, TaskCancelled
+from taxiway.engines.fields import RequestFields
 
-__all__ = ["Artifact", "Engine", "EngineFailure", "EngineRequest", "RunContext", "TaskCancelled"]
+__all__ = [
+    "Artifact",
+    "Engine",
+    "EngineRequest",
+    "EngineSetup",
+    "RequestFields",
+    "RunContext",
+    "TaskCancelled",
+]

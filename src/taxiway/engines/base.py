@@ -5,16 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
+from pydantic import ValidationError
+
 from taxiway.config import Settings
+from taxiway.engines.fields import RequestFields
 from taxiway.errors import ASSET_INVALID, Failure
 
 T = TypeVar("T")
-
-# The name engines have always raised; the class is the project-wide `taxiway.errors.Failure`.
-EngineFailure = Failure
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,20 @@ class EngineRequest:
     # Bytes of every media input the params reference (data URIs, uploads, HTTPS URLs), by URI,
     # fetched and probed before the engine starts so engines never do network I/O.
     assets: Mapping[str, bytes] = field(default_factory=dict)
+
+    @cached_property
+    def fields(self) -> RequestFields:
+        """The params, typed: what engines read (`request.fields.prompt_text`), never `params.get(...)`."""
+        return self.fields_over({})
+
+    def fields_over(self, defaults: Mapping[str, Any]) -> RequestFields:
+        """The typed fields over an engine's own defaults (camelCase keys) for what the request leaves out."""
+        try:
+            return RequestFields.model_validate({**defaults, **self.params})
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            raise Failure("INPUT.INVALID", f"{where}: {first['msg']}") from None
 
     def asset(self, uri: str) -> bytes:
         try:

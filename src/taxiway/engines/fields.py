@@ -2,15 +2,19 @@
 
 The catalog validates each body against its own model's schema (exact values, limits); engines then get
 this one typed view of it (`EngineRequest.fields`), so they read `fields.prompt_text`, not
-`params.get("promptText")`. A field a model does not take is None (or empty). It is strict on names: a
-field added to the catalog must be added here too (a test holds the two together), or its tasks fail.
+`params.get("promptText")`. A field a model does not take is None (or empty). Names are strict: a field
+added to the catalog must be declared here too (a test holds the two together), or its tasks fail.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import Field
 
 from taxiway.catalog.fields import ContentModeration, ReferenceImage, StrictModel
+from taxiway.catalog.media_models import PERSONA_KEY
+from taxiway.errors import Failure
 
 
 class MediaRef(StrictModel):
@@ -22,12 +26,49 @@ class MediaRef(StrictModel):
 
 
 class PresetVoice(StrictModel):
+    """text_to_speech and speech_to_speech's `voice`."""
+
     type: str
     preset_id: str
 
 
+class AvatarChoice(StrictModel):
+    """avatar_videos' `avatar`: a preset or one of the organization's avatars."""
+
+    type: Literal["runway-preset", "custom"]
+    preset_id: str | None = None
+    avatar_id: str | None = None
+
+
+class SpeechVoice(StrictModel):
+    type: Literal["preset", "custom"]
+    preset_id: str | None = None
+    id: str | None = None
+
+
+class Speech(StrictModel):
+    """avatar_videos' `speech`: an audio file, or a text spoken in a voice."""
+
+    type: Literal["audio", "text"]
+    audio: str | None = None
+    text: str | None = None
+    voice: SpeechVoice | None = None
+
+
+class PersonaVoice(StrictModel):
+    preset: str | None = None
+    custom: dict[str, Any] | None = None  # a custom voice's stored preset (`Preset.to_json`)
+
+
+class Persona(StrictModel):
+    """What the server resolved at submission for an avatar video (see `tasks.references`)."""
+
+    image: str | None = None  # the blob key of the avatar's processed image; none for presets
+    voice: PersonaVoice = PersonaVoice()
+
+
 class RequestFields(StrictModel):
-    model: str
+    model: str | None = None
     prompt_text: str | None = None
     negative_prompt: str | None = None
     ratio: str | None = None
@@ -40,6 +81,7 @@ class RequestFields(StrictModel):
     prompt_video: str | None = None
     video_uri: str | None = None
     audio_uri: str | None = None
+    image_uri: str | None = None
     reference_images: tuple[ReferenceImage, ...] = ()
     references: tuple[MediaRef, ...] = ()
     reference_audio: tuple[MediaRef, ...] = ()
@@ -48,6 +90,8 @@ class RequestFields(StrictModel):
     reference: MediaRef | None = None
     media: MediaRef | None = None
     voice: PresetVoice | None = None
+    avatar: AvatarChoice | None = None
+    speech: Speech | None = None
     body_control: bool | None = None
     expression_intensity: int | None = None
     output_format: str | None = None
@@ -60,3 +104,32 @@ class RequestFields(StrictModel):
     disable_voice_cloning: bool | None = None
     drop_background_audio: bool | None = None
     remove_background_noise: bool | None = None
+    # Upscaling and frame rates.
+    scale_factor: int | None = None
+    resolution: str | None = None
+    flavor: str | None = None
+    creativity: int | None = None
+    sharpen: int | None = None
+    smart_grain: int | None = None
+    ultra_detail: int | None = None
+    fps_boost: bool | None = None
+    target_framerate: str | None = None
+    # Audio outputs.
+    format: str | None = None
+    num_variants: int | None = None
+    preserve_speech: bool | None = None
+    persona: Persona | None = Field(default=None, alias=PERSONA_KEY)
+
+    @property
+    def seconds(self) -> float | None:
+        """`duration` in seconds; None when it is absent or "auto"."""
+        value = self.duration
+        return None if value is None or value == "auto" else float(value)
+
+    def required(self, name: str) -> str:
+        """A string field the model requires (an input's URI), or INPUT.INVALID naming it."""
+        value = getattr(self, name)
+        if not isinstance(value, str) or not value:
+            alias = type(self).model_fields[name].alias or name
+            raise Failure("INPUT.INVALID", f"{alias}: is required")
+        return value

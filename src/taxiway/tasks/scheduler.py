@@ -249,7 +249,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         try:
             spec = model_spec(task.endpoint, task.model)
-            params, simulation = testmode.split(task.params)
+            params, simulation = task.params, testmode.of_task(task)
             request = EngineRequest(
                 task_id=task.id,
                 endpoint=task.endpoint,
@@ -292,7 +292,7 @@ class Scheduler:
             files.append({"key": key, "contentType": artifact.content_type})
         seconds = max((a.seconds for a in artifacts if a.seconds is not None), default=None)
         pixels = max((a.pixels for a in artifacts if a.pixels is not None), default=None)
-        params, _ = testmode.split(task.params)
+        params = task.params
         # Never more than was reserved: the estimate may already be the measured input's price.
         final = model_spec(task.endpoint, task.model).final_credits(params, seconds, pixels)
         cost = min(task.estimated_credits, final)

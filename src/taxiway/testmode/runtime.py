@@ -1,7 +1,7 @@
 """Where simulations meet the server: the create route, the stored task and the scheduler.
 
-A simulation is stored in the task's params under `PARAM_KEY`; `split` takes it out again before
-engines, prices or input loaders see the params. Only task submission adds it, and only in test mode.
+A task's simulation is stored beside its params (`tasks.simulation`), never inside them: engines, prices
+and input loaders only ever see what the client sent. Only task submission adds it, and only in test mode.
 Simulated answers to the create call are raised as `SimulatedReply`, which the API turns into HTTP.
 """
 
@@ -27,7 +27,6 @@ from taxiway.testmode.simulate import HEADER, Simulation, SimulationError, parse
 
 log = logging.getLogger("taxiway.testmode")
 
-PARAM_KEY = "__simulate"
 STALL_PROGRESS = 0.5
 DELAY_PROGRESS_CEILING = 0.9
 TICK_SECONDS = 0.1
@@ -130,19 +129,16 @@ def answer_http(simulation: Simulation | None, identity: str, raw_body: bytes) -
     raise SimulatedReply(status, _HTTP_MESSAGES.get(status) or HTTPStatus(status).phrase, headers)
 
 
-def attach(params: dict[str, Any], simulation: Simulation | None) -> dict[str, Any]:
-    """Params as stored: with the task-level simulation under `PARAM_KEY` when there is one."""
+def stored(simulation: Simulation | None) -> dict[str, Any] | None:
+    """What a task keeps of a simulation: its task-level part, or nothing."""
     if simulation is None or not simulation.affects_task:
-        return params
-    return {**params, PARAM_KEY: simulation.to_json()}
+        return None
+    return simulation.to_json()
 
 
-def split(params: dict[str, Any]) -> tuple[dict[str, Any], Simulation | None]:
-    """The params engines may see, and the stored simulation if any."""
-    if PARAM_KEY not in params:
-        return params, None
-    clean = {key: value for key, value in params.items() if key != PARAM_KEY}
-    return clean, Simulation.from_json(params[PARAM_KEY])
+def of_task(task: Task) -> Simulation | None:
+    """The simulation a task was accepted with."""
+    return Simulation.from_json(task.simulation) if task.simulation else None
 
 
 async def held(session: AsyncSession, task_id: str) -> bool:
@@ -150,7 +146,7 @@ async def held(session: AsyncSession, task_id: str) -> bool:
     task = await session.get(Task, task_id)
     if task is None:
         return False
-    _, simulation = split(task.params)
+    simulation = of_task(task)
     if simulation is None or simulation.throttle is None:
         return False
     return utcnow() < task.created_at + timedelta(seconds=simulation.throttle)

@@ -26,9 +26,9 @@ from taxiway.billing.quotas import QuotaExceeded
 from taxiway.catalog import ModelSpec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Organization, Task, Workflow, WorkflowInvocation, WorkflowNodeRun
+from taxiway.status import TaskStatus
 from taxiway.tasks import inputs as task_inputs
 from taxiway.tasks import service
-from taxiway.tasks.state import TaskStatus
 from taxiway.workflows.graph import (
     PLACEHOLDER_URI,
     Edge,

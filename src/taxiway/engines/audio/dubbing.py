@@ -173,9 +173,9 @@ class DubbingEngine:
         self.cache = cache  # the engine cache dir, where packaged models are assembled on first use
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        target = str(params["targetLang"]).lower()
-        source_clip = decode(request.asset(str(params["audioUri"])), RATE, "audioUri")
+        fields = request.fields
+        target = fields.required("target_lang").lower()
+        source_clip = decode(request.asset(fields.required("audio_uri")), RATE, "audioUri")
         context.progress(0.02)
         detected = asr.detect_language(source_clip, cache=self.cache)
         if detected is None:
@@ -188,9 +188,9 @@ class DubbingEngine:
         if not lines:
             raise Failure("ASSET.INVALID", "audioUri: no speech was found in the audio")
         context.progress(0.4)
-        keep_background = not params.get("dropBackgroundAudio", False)
+        keep_background = not fields.drop_background_audio
         speech_estimate = isolation.denoise(source_clip) if keep_background else None
-        if params.get("disableVoiceCloning", False):
+        if fields.disable_voice_cloning:
             voice = DEFAULT_VOICE
         else:
             voice = pick_voice(

@@ -628,19 +628,19 @@ class SoundEffectEngine:
     name = "procedural-sound-effects"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        prompt = str(params.get("promptText", "")).strip()
+        fields = request.fields
+        prompt = (fields.prompt_text or "").strip()
         if not prompt:
             raise Failure("INPUT.INVALID", "promptText: must not be empty")
-        duration = params.get("duration")
-        if duration is not None and not MIN_SECONDS <= float(duration) <= MAX_SECONDS:
+        duration = fields.seconds
+        if duration is not None and not MIN_SECONDS <= duration <= MAX_SECONDS:
             raise Failure("INPUT.INVALID", f"duration: must be between {MIN_SECONDS} and {MAX_SECONDS}")
         context.progress(0.0)
         clip = render(
             prompt,
             request.seed,
-            None if duration is None else float(duration),
-            bool(params.get("loop", False)),
+            duration,
+            bool(fields.loop),
             progress=lambda fraction: context.progress(0.9 * fraction),
         )
         result = artifact(clip, "sound_effect")

@@ -8,7 +8,6 @@ runs first, when it is installed, so noise is not re-synthesized as if it were v
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from typing import Any
 
 from taxiway.engines.audio import codec, conversion
@@ -39,18 +38,16 @@ class SpeechToSpeechEngine:
     name = "offline-voice-conversion"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        voice = preset_id(params)
+        fields = request.fields
+        voice = preset_id(fields)
         if voice not in PRESETS:
             raise Failure("INPUT.INVALID", f"voice: unknown preset {voice!r}")
-        media = params.get("media")
-        uri = media.get("uri") if isinstance(media, Mapping) else None
-        if not isinstance(uri, str):
+        if fields.media is None:
             raise Failure("INPUT.INVALID", "media: an audio or video uri is required")
         context.progress(0.0)
-        clip = codec.decode(request.asset(uri), RATE, "media")
+        clip = codec.decode(request.asset(fields.media.uri), RATE, "media")
         context.progress(0.1)
-        if params.get("removeBackgroundNoise"):
+        if fields.remove_background_noise:
             clip = denoise(clip)
             context.progress(0.3)
         if codec.rms(clip.samples) < SILENCE_RMS:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from taxiway.engines.audio import codec, tts
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.engines.fields import RequestFields
 from taxiway.errors import Failure
 
 
-def preset_id(params: Mapping[str, Any]) -> str:
-    voice = params.get("voice")
-    if not isinstance(voice, Mapping) or not isinstance(voice.get("presetId"), str):
+def preset_id(fields: RequestFields) -> str:
+    if fields.voice is None:
         raise Failure("INPUT.INVALID", "voice: a runway-preset voice with a presetId is required")
-    return str(voice["presetId"])
+    return fields.voice.preset_id
 
 
 class TextToSpeechEngine:
@@ -25,17 +23,17 @@ class TextToSpeechEngine:
         self.cache = cache  # the engine cache dir, where packaged models are assembled on first use
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        text = str(params.get("promptText", ""))
-        voice = preset_id(params)
-        language = params.get("languageCode")
+        fields = request.fields
+        text = fields.prompt_text or ""
+        voice = preset_id(fields)
+        language = fields.language_code
         context.progress(0.0)
         # Sentence k of n done -> progress k/n, leaving the last 5 % for the MP3 encode.
         try:
             clip = tts.synthesize(
                 text,
                 voice,
-                str(language) if language else None,
+                language or None,
                 cache=self.cache,
                 on_sentence=lambda done, total: context.progress(0.95 * done / total),
             )

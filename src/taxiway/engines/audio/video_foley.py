@@ -30,8 +30,9 @@ from scipy.signal import butter, sosfilt
 
 from taxiway.engines.audio import codec, sound_effects
 from taxiway.engines.audio.codec import Clip
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.video_encode import InvalidMedia, decode_frames, probe_video
+from taxiway.errors import Failure
 
 RATE = sound_effects.RATE
 ANALYSIS_FPS = 12
@@ -81,7 +82,7 @@ def measure(data: bytes, field: str = "videoUri") -> Picture:
                 distances.append(distance)
             previous, previous_hist = grey, hist
     except (InvalidMedia, av.error.FFmpegError) as error:
-        raise EngineFailure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
+        raise Failure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
     return Picture(info.duration, np.clip(motion, 0.0, 2.0), tuple(cuts))
 
 
@@ -143,7 +144,7 @@ def speech_of(data: bytes, n: int) -> npt.NDArray[np.float64] | None:
     """The video's dialogue, isolated, at RATE and n samples long; None without a sound track."""
     try:
         clip = codec.decode(data, 48000, "videoUri")
-    except EngineFailure:
+    except Failure:
         return None
     from taxiway.engines.audio import isolation  # loads the denoiser only where there is sound
 
@@ -189,22 +190,24 @@ class VideoFoleyEngine:
     name = "motion-foley"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        data = request.asset(str(params["videoUri"]))
-        seconds = float(params["duration"])
-        audio_format = str(params.get("format", "mp3"))
-        variants = int(params.get("numVariants", 1))
+        fields = request.fields
+        data = request.asset(fields.required("video_uri"))
+        seconds = fields.seconds
+        if seconds is None:
+            raise Failure("INPUT.INVALID", "duration: a number of seconds is required")
+        audio_format = fields.format or "mp3"
+        variants = fields.num_variants or 1
         picture = measure(data)
         context.progress(0.3)
         n = max(1, round(seconds * RATE))
-        speech = speech_of(data, n) if params.get("preserveSpeech", True) else None
+        speech = speech_of(data, n) if fields.preserve_speech is not False else None
         context.progress(0.45)
         artifacts: list[Artifact] = []
         for index in range(variants):
             clip = mix(
                 picture,
-                str(params.get("promptText", "")),
-                str(params.get("negativePrompt", "")),
+                fields.prompt_text or "",
+                fields.negative_prompt or "",
                 request.seed + index,
                 seconds,
                 speech,

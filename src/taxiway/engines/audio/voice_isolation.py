@@ -15,7 +15,7 @@ class VoiceIsolationEngine:
     name = "deepfilternet-isolation"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        uri = str(request.params["audioUri"])
+        uri = request.fields.required("audio_uri")
         clip = decode(request.asset(uri), isolation.RATE, "audioUri")
         if not MIN_SECONDS <= clip.seconds <= MAX_SECONDS:
             raise Failure(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,11 +193,10 @@ class _ImageItem:
 
 
 def _references(request: EngineRequest) -> list[Image.Image]:
-    images = []
-    for index, item in enumerate(request.params.get("referenceImages") or ()):
-        if isinstance(item, Mapping) and isinstance(item.get("uri"), str):
-            images.append(load_image(request, item["uri"], f"referenceImages[{index}].uri"))
-    return images
+    return [
+        load_image(request, item.uri, f"referenceImages[{index}].uri")
+        for index, item in enumerate(request.fields.reference_images)
+    ]
 
 
 class DiffusersImageEngine(_RuntimeEngine):
@@ -206,9 +205,9 @@ class DiffusersImageEngine(_RuntimeEngine):
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         runtime = self.runtime
         weights, info = runtime.resolve(request, Kind.IMAGE)
-        width, height = ModelSpec.size_of(str(request.params["ratio"]))
+        width, height = ModelSpec.size_of(request.fields.required("ratio"))
         context.progress(0.0)
-        item = _ImageItem(str(request.params.get("promptText", "")), request.seed)
+        item = _ImageItem(request.fields.prompt_text or "", request.seed)
         references = _references(request) if info.family.takes_reference else []
         try:
             with runtime.cache.use(info) as resident:
@@ -259,15 +258,12 @@ class DiffusersImageEngine(_RuntimeEngine):
 
 def _keyframes(request: EngineRequest) -> tuple[Image.Image | None, Image.Image | None]:
     """`promptImage`: one URI (the first frame) or a list of {uri, position: first|last}."""
-    value = request.params.get("promptImage")
+    value = request.fields.prompt_image
     if isinstance(value, str):
         return load_image(request, value, "promptImage"), None
     frames: dict[str, Image.Image] = {}
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping) and isinstance(item.get("uri"), str):
-                position = str(item.get("position") or "first")
-                frames[position] = load_image(request, item["uri"], f"promptImage[{index}].uri")
+    for index, item in enumerate(value or ()):
+        frames[item.position or "first"] = load_image(request, item.uri, f"promptImage[{index}].uri")
     return frames.get("first"), frames.get("last")
 
 
@@ -281,8 +277,8 @@ class DiffusersVideoEngine(_RuntimeEngine):
         runtime = self.runtime
         weights, info = runtime.resolve(request, Kind.VIDEO)
         family = info.family
-        seconds = clip_seconds(request.params, request.model)
-        size = output_size(request.params.get("ratio"), "1280:720")
+        seconds = clip_seconds(request.fields.duration, request.model)
+        size = output_size(request.fields.ratio, "1280:720")
         first, last = _keyframes(request)
         if first is not None and not family.takes_first_frame:
             raise Failure(
@@ -348,7 +344,7 @@ class DiffusersVideoEngine(_RuntimeEngine):
         last: Image.Image | None,
     ) -> Pixels:
         info = resident.info
-        prompt = str(request.params.get("promptText", ""))
+        prompt = request.fields.prompt_text or ""
         kwargs = video_call(weights, info, size, count, prompt, request.seed, runtime.options.device)
         kwargs.update(video_conditioning(info, size, first, last, count))
         callback = _step_callback([context], STEPS_START, VIDEO_STEPS_END)

@@ -98,7 +98,7 @@ def shapes(target: Target, multiple: int, compiled: bool, max_batch: int) -> lis
             for reference in references
         ]
     family = target.info.family
-    seconds = clip_seconds(target.model.defaults, target.model.id)
+    seconds = clip_seconds(target.model.defaults.get("duration"), target.model.id)
     counts = [pipeline_frames(seconds, family.fps, family.frame_step, target.weights.max_frames)]
     if compiled:
         counts.append(pipeline_frames(seconds / 2, family.fps, family.frame_step, target.weights.max_frames))

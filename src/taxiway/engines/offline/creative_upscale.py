@@ -46,15 +46,15 @@ class CreativeUpscaleEngine:
     name = "creative-video-upscale"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = {**CREATIVE_DEFAULTS, **request.params}
+        fields = request.fields_over(CREATIVE_DEFAULTS)
         field = "videoUri"
-        data = request.asset(str(params[field]))
+        data = request.asset(fields.required("video_uri"))
         info = open_video(data, field)
-        size = output_size(info.width, info.height, str(params["resolution"]))
-        creativity = float(params["creativity"]) / 100.0
+        size = output_size(info.width, info.height, fields.required("resolution"))
+        creativity = float(fields.creativity or 0) / 100.0
         neural = creativity > 0 and info.width * info.height <= NEURAL_MAX_FRAME_PIXELS
         source_rate = Fraction(info.fps).limit_denominator(1001)
-        fps = source_rate * 2 if params["fpsBoost"] else source_rate
+        fps = source_rate * 2 if fields.fps_boost else source_rate
         count = max(1, round(source_seconds(info) * fps))
         context.progress(0.05)
 
@@ -64,19 +64,19 @@ class CreativeUpscaleEngine:
                 learned, _ = upscaling.super_resolve(frame, size, max_passes=1)
                 mixed = base.astype(np.float32) * (1 - creativity) + learned.astype(np.float32) * creativity
                 base = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-            if params["flavor"] == "vivid":
+            if fields.flavor == "vivid":
                 base = upscaling.vivid(base)
             return upscaling.finish(
                 base,
-                sharpen=float(params["sharpen"]),
+                sharpen=float(fields.sharpen or 0),
                 ultra_detail=60.0 * creativity,
-                smart_grain=float(params["smartGrain"]),
+                smart_grain=float(fields.smart_grain or 0),
                 seed=request.seed + index,
             )
 
         def frames() -> Iterator[Rgb]:
             source = checked_frames(data, field)
-            if params["fpsBoost"]:
+            if fields.fps_boost:
                 retimed = retime(source, info.fps, fps, count)
                 yield from (upscale(i, f) for i, f in enumerate(retimed))
             else:

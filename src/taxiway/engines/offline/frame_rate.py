@@ -28,10 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from taxiway.catalog.media_models import TARGET_FRAMERATES
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.video_common import render_video
 from taxiway.engines.offline.video_encode import InvalidMedia, VideoInfo, probe_video, timed_frames
 from taxiway.engines.offline.video_hdr import Source, source_audio
+from taxiway.errors import Failure
 
 Rgb = npt.NDArray[np.uint8]
 Flow = npt.NDArray[np.float32]
@@ -128,9 +129,9 @@ def open_video(data: bytes, field: str) -> VideoInfo:
     try:
         info = probe_video(data)
     except InvalidMedia as error:
-        raise EngineFailure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
+        raise Failure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
     if info.width < 2 or info.height < 2:
-        raise EngineFailure("ASSET.INVALID", f"{field}: must be at least 2x2 pixels")
+        raise Failure("ASSET.INVALID", f"{field}: must be at least 2x2 pixels")
     return info
 
 
@@ -151,7 +152,7 @@ def audio_of(data: bytes, info: VideoInfo, field: str) -> npt.NDArray[np.float32
     )  # fmt: skip
     try:
         return source_audio(source, field)
-    except EngineFailure:
+    except Failure:
         return None  # a broken sound track does not spoil the picture
 
 
@@ -163,7 +164,7 @@ def checked_frames(data: bytes, field: str) -> Iterator[tuple[float, Rgb]]:
     try:
         yield from timed_frames(data)
     except (InvalidMedia, av.error.FFmpegError) as error:
-        raise EngineFailure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
+        raise Failure("ASSET.INVALID", f"{field} could not be decoded as a video") from error
 
 
 class MotionInterpolationEngine:
@@ -171,9 +172,9 @@ class MotionInterpolationEngine:
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         field = "videoUri"
-        data = request.asset(str(request.params[field]))
+        data = request.asset(request.fields.required("video_uri"))
         info = open_video(data, field)
-        fps = target_rate(str(request.params["targetFramerate"]))
+        fps = target_rate(request.fields.required("target_framerate"))
         seconds = source_seconds(info)
         count = max(1, round(seconds * fps))
         size = even_size(info.width, info.height)

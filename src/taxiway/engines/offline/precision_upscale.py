@@ -14,25 +14,26 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-from taxiway.engines.base import Artifact, EngineFailure, EngineRequest, RunContext
+from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline import upscaling
 from taxiway.engines.png_encode import encode_png
+from taxiway.errors import Failure
 
 
 class PrecisionUpscaleEngine:
     name = "precision-upscale"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
+        fields = request.fields
         try:
-            with Image.open(io.BytesIO(request.asset(str(params["imageUri"])))) as opened:
+            with Image.open(io.BytesIO(request.asset(fields.required("image_uri")))) as opened:
                 image = ImageOps.exif_transpose(opened).convert("RGB")
         except (OSError, ValueError, Image.DecompressionBombError) as error:
-            raise EngineFailure("ASSET.INVALID", "imageUri could not be decoded as an image") from error
+            raise Failure("ASSET.INVALID", "imageUri could not be decoded as an image") from error
         context.progress(0.05)
-        scale = int(params.get("scaleFactor", 2))
+        scale = fields.scale_factor or 2
         pixels = np.asarray(image, np.uint8)
-        flavor = params.get("flavor", "photo")
+        flavor = fields.flavor or "photo"
         if flavor == "photo_denoiser":
             pixels = upscaling.denoise(pixels)
         elif flavor == "sublime":
@@ -43,9 +44,9 @@ class PrecisionUpscaleEngine:
         context.progress(0.8)
         finished = upscaling.finish(
             upscaled,
-            sharpen=float(params.get("sharpen", 0)),
-            ultra_detail=float(params.get("ultraDetail", 0)),
-            smart_grain=float(params.get("smartGrain", 0)),
+            sharpen=float(fields.sharpen or 0),
+            ultra_detail=float(fields.ultra_detail or 0),
+            smart_grain=float(fields.smart_grain or 0),
             seed=request.seed,
         )
         context.progress(0.9)

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
+from taxiway.catalog.fields import ReferenceImage
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.png_encode import encode_png
 from taxiway.errors import Failure
@@ -393,12 +394,12 @@ def _open_image(data: bytes, max_side: int) -> Image.Image:
 
 
 def load_references(
-    references: Sequence[Mapping[str, Any]], fetch: Callable[[str], bytes] | None, max_side: int
+    references: Sequence[ReferenceImage], fetch: Callable[[str], bytes] | None, max_side: int
 ) -> list[Image.Image]:
     """Decode every usable reference up front, so a bad one fails the task before any rendering."""
     images = []
     for index, reference in enumerate(references):
-        uri = str(reference.get("uri", ""))
+        uri = reference.uri
         try:
             if uri[:5].lower() == "data:":
                 data = _data_uri_bytes(uri)
@@ -479,16 +480,14 @@ class ProceduralImageEngine:
         self._fetch = fetch
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        ratio = str(params.get("ratio", "1024:1024"))
-        prompt = str(params.get("promptText", ""))
+        fields = request.fields
+        ratio = fields.ratio or "1024:1024"
+        prompt = fields.prompt_text or ""
         width, height = parse_ratio(ratio)
         context.check_cancelled()
         # Inputs the server fetched before the run take precedence; `fetch` serves direct use.
         fetch = request.asset if request.assets else self._fetch
-        references = load_references(
-            params.get("referenceImages") or (), fetch, max(64, max(width, height) // 2)
-        )
+        references = load_references(fields.reference_images, fetch, max(64, max(width, height) // 2))
         context.progress(0.1)
 
         rng = generator_for(request.model, ratio, request.seed, prompt)

@@ -22,10 +22,11 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from taxiway.catalog.media_models import MAX_SPEECH_SECONDS, PERSONA_KEY
+from taxiway.catalog.media_models import MAX_SPEECH_SECONDS
 from taxiway.engines.audio import codec
 from taxiway.engines.audio.voices import Preset
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.engines.fields import Persona
 from taxiway.engines.offline.avatar_animation import AvatarAnimator, MouthEnvelope, rms
 from taxiway.engines.offline.video_common import render_video
 from taxiway.engines.offline.video_encode import FPS, SAMPLE_RATE
@@ -34,32 +35,31 @@ from taxiway.errors import Failure
 SIZE = (1088, 704)
 
 
-def speaking_voice(persona: dict[str, object]) -> str | Preset:
-    voice = persona.get("voice") or {}
-    assert isinstance(voice, dict)
-    if isinstance(voice.get("custom"), dict):
-        return Preset.from_json(voice["custom"])
-    return str(voice.get("preset") or "clara")
+def speaking_voice(persona: Persona) -> str | Preset:
+    if persona.voice.custom is not None:
+        return Preset.from_json(persona.voice.custom)
+    return persona.voice.preset or "clara"
 
 
-def speech_clip(request: EngineRequest, persona: dict[str, object], cache: Path) -> codec.Clip:
-    speech = request.params["speech"]
-    if speech["type"] == "audio":
-        return codec.decode(request.asset(str(speech["audio"])), SAMPLE_RATE, "speech.audio")
+def speech_clip(request: EngineRequest, persona: Persona, cache: Path) -> codec.Clip:
+    speech = request.fields.speech
+    if speech is None:
+        raise Failure("INPUT.INVALID", "speech: is required")
+    if speech.type == "audio":
+        return codec.decode(request.asset(speech.audio or ""), SAMPLE_RATE, "speech.audio")
     from taxiway.engines.audio import tts  # loaded with the first script, not at server start
 
     try:
-        return tts.synthesize(str(speech["text"]), speaking_voice(persona), cache=cache).at(SAMPLE_RATE)
+        return tts.synthesize(speech.text or "", speaking_voice(persona), cache=cache).at(SAMPLE_RATE)
     except (ValueError, KeyError) as error:  # UnsupportedLanguage is a ValueError too
         raise Failure("INPUT.INVALID", f"speech.text: could not be spoken ({error})") from error
 
 
-def face(request: EngineRequest, persona: dict[str, object]) -> Image.Image | None:
-    key = persona.get("image")
-    if not key:
+def face(request: EngineRequest, persona: Persona) -> Image.Image | None:
+    if not persona.image:
         return None
     try:
-        with Image.open(io.BytesIO(request.asset(str(key)))) as opened:
+        with Image.open(io.BytesIO(request.asset(persona.image))) as opened:
             return opened.convert("RGB")
     except OSError as error:
         raise Failure("ASSET.INVALID", "avatar.avatarId: the avatar's image could not be read") from error
@@ -72,10 +72,11 @@ class TalkingAvatarEngine:
         self.cache = cache  # the engine cache dir, where the speech models are assembled on first use
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        persona = dict(request.params.get(PERSONA_KEY) or {})
+        persona = request.fields.persona or Persona()
         clip = speech_clip(request, persona, self.cache)
         if clip.seconds > MAX_SPEECH_SECONDS + 0.05:
-            field = "speech.audio" if request.params["speech"]["type"] == "audio" else "speech.text"
+            speech = request.fields.speech
+            field = "speech.audio" if speech is not None and speech.type == "audio" else "speech.text"
             limit = f"avatar videos are at most {MAX_SPEECH_SECONDS:g} s"
             raise Failure("ASSET.INVALID", f"{field}: the speech runs {clip.seconds:.1f} s; {limit}")
         context.progress(0.3)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from PIL import Image
 
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.engines.fields import MediaRef
 from taxiway.engines.offline.video_common import (
     audio_bed,
     clip_seconds,
@@ -119,20 +119,20 @@ def choose_move(prompt: str, keyframes: bool = False) -> CameraMove:
     return MOVES[key or ("keyframes" if keyframes else "default")]
 
 
-def keyframe_uris(prompt_image: Any) -> tuple[str, str | None]:
+def keyframe_uris(prompt_image: str | Sequence[MediaRef] | None) -> tuple[str, str | None]:
     """(start image, optional end image) from a bare URI or a list of {uri, position?} items.
 
     Items without a position are reference images (seedance-style); the first one starts the clip.
     """
     if isinstance(prompt_image, str):
         return prompt_image, None
-    items = [item for item in prompt_image or () if isinstance(item, Mapping) and item.get("uri")]
+    items = [item for item in prompt_image or () if item.uri]
     if not items:
         raise Failure("ASSET.INVALID", "promptImage has no usable image")
-    first = next((str(i["uri"]) for i in items if i.get("position") == "first"), None)
-    last = next((str(i["uri"]) for i in items if i.get("position") == "last"), None)
-    unplaced = next((str(i["uri"]) for i in items if i.get("position") not in ("first", "last")), None)
-    start = first or unplaced or last or str(items[0]["uri"])
+    first = next((i.uri for i in items if i.position == "first"), None)
+    last = next((i.uri for i in items if i.position == "last"), None)
+    unplaced = next((i.uri for i in items if i.position is None), None)
+    start = first or unplaced or last or items[0].uri
     return start, (last if last is not None and last != start else None)
 
 
@@ -167,18 +167,18 @@ class CameraMoveEngine:
     name = "camera-move-video"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        start_uri, end_uri = keyframe_uris(params.get("promptImage"))
+        fields = request.fields
+        start_uri, end_uri = keyframe_uris(fields.prompt_image)
         context.check_cancelled()
         start = load_image(request, start_uri, "promptImage")
         end = load_image(request, end_uri, "promptImage") if end_uri is not None else None
         context.progress(0.05)
 
         fallback = _RATIO_DEFAULTS.get(request.model) or ratio_for_aspect(start.width / start.height)
-        size = output_size(params.get("ratio"), fallback)
-        seconds = clip_seconds(params, request.model)
+        size = output_size(fields.ratio, fallback)
+        seconds = clip_seconds(fields.duration, request.model)
         count = frame_total(seconds)
-        move = choose_move(str(params.get("promptText", "")), keyframes=end is not None)
+        move = choose_move(fields.prompt_text or "", keyframes=end is not None)
 
         # Keep up to the largest zoom's worth of detail, so pushing in reveals the image's own pixels.
         detail = max(1.0, min(move.max_zoom, start.width / size[0], start.height / size[1]))

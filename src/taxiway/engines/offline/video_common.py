@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,9 +43,8 @@ Matrix = npt.NDArray[np.float64]
 # ---- parameters ---------------------------------------------------------------------------------------
 
 
-def clip_seconds(params: Mapping[str, Any], model: str) -> float:
-    """The requested duration; absent or "auto" means the model's default (Veo: 8 s, others: 5 s)."""
-    value = params.get("duration")
+def clip_seconds(value: object, model: str) -> float:
+    """The requested `duration`; absent or "auto" means the model's default (Veo: 8 s, others: 5 s)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     return 8.0 if model.startswith("veo") else 5.0
@@ -104,15 +102,11 @@ def phrase_matchers(phrases: Sequence[tuple[str, str]]) -> list[tuple[re.Pattern
     return [(re.compile(rf"\b(?:{phrase})\b"), key) for phrase, key in phrases]
 
 
-def wants_audio(params: Mapping[str, Any]) -> bool:
-    return params.get("audio") is True
-
-
 def audio_bed(request: EngineRequest, seconds: float, brightness: float = 1.0) -> FloatArray | None:
     """The ambience track when the request asked for audio; seeded apart from the picture."""
-    if not wants_audio(request.params):
+    if request.fields.audio is not True:
         return None
-    prompt = str(request.params.get("promptText", ""))
+    prompt = request.fields.prompt_text or ""
     rng = generator_for(request.model, "audio", request.seed, prompt)
     return synthesize_ambience(rng, seconds, brightness=brightness)
 
@@ -229,8 +223,8 @@ def render_video(
 
     Every video engine ends here, so each honours every format its model accepts without code of its own.
     """
-    output_format = str(request.params.get("outputFormat") or "mp4")
-    profile = request.params.get("proresProfile") or PRORES_DEFAULT_PROFILE.get(output_format)
+    output_format = request.fields.output_format or "mp4"
+    profile = request.fields.prores_profile or PRORES_DEFAULT_PROFILE.get(output_format)
 
     def on_step(done: int, total: int) -> None:
         if done % PROGRESS_EVERY == 0 or done == total:

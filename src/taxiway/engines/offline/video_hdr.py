@@ -345,9 +345,9 @@ class InverseToneMapEngine:
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         context.check_cancelled()
         field = "videoUri"
-        source = open_source(request.asset(str(request.params.get(field, ""))), field)
-        output_format = str(request.params.get("outputFormat") or "hdr10")
-        profile = request.params.get("proresProfile") or PRORES_DEFAULT_PROFILE.get(output_format)
+        source = open_source(request.asset(request.fields.video_uri or ""), field)
+        output_format = request.fields.output_format or "hdr10"
+        profile = request.fields.prores_profile or PRORES_DEFAULT_PROFILE.get(output_format)
         if source.alpha and output_format == "hdr_prores":
             profile = "4444"  # the only tier with an alpha plane
         audio = source_audio(source, field)

@@ -140,11 +140,11 @@ class ProceduralVideoEngine:
     name = "procedural-video"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        ratio = str(params.get("ratio") or DEFAULT_RATIO)
-        prompt = str(params.get("promptText", ""))
+        fields = request.fields
+        ratio = fields.ratio or DEFAULT_RATIO
+        prompt = fields.prompt_text or ""
         size = output_size(ratio, DEFAULT_RATIO)
-        seconds = clip_seconds(params, request.model)
+        seconds = clip_seconds(fields.duration, request.model)
         count = frame_total(seconds)
         context.check_cancelled()
 

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.engines.fields import MediaRef
 from taxiway.engines.offline.procedural_image import (
     COLOURS,
     FloatArray,
@@ -307,20 +308,19 @@ class RestyleVideoEngine:
     name = "restyle-video"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        field = "videoUri" if params.get("videoUri") else "promptVideo"
+        fields = request.fields
+        field = "videoUri" if fields.video_uri else "promptVideo"
         context.check_cancelled()
-        video = load_video(request, str(params.get(field, "")), field)
-        references = params.get("references") or ()
+        video = load_video(request, fields.video_uri or fields.prompt_video or "", field)
         reference = None
-        if references and isinstance(references[0], Mapping) and references[0].get("uri"):
-            reference = load_image(request, str(references[0]["uri"]), "references[0]")
+        if fields.references and fields.references[0].uri:
+            reference = load_image(request, fields.references[0].uri, "references[0]")
         context.progress(0.05)
 
         info = video.info
-        size = output_size(params.get("ratio"), (info.width, info.height))
+        size = output_size(fields.ratio, (info.width, info.height))
         count = frame_total(video.seconds)
-        prompt = str(params.get("promptText", ""))
+        prompt = fields.prompt_text or ""
         rng = generator_for(request.model, f"{size[0]}:{size[1]}", request.seed, prompt)
         stylist = Stylist(plan_grade(prompt, rng, reference), size, rng, count)
         frames = (
@@ -507,11 +507,10 @@ class _RubberSheet:
         return frame
 
 
-def _asset_ref(params: Mapping[str, Any], field: str) -> tuple[str, str]:
-    value = params.get(field)
-    if not isinstance(value, Mapping) or not value.get("uri"):
+def _asset_ref(value: MediaRef | None, field: str) -> tuple[str, str]:
+    if value is None or not value.uri:
         raise Failure("ASSET.INVALID", f"{field}.uri is required")
-    return str(value.get("type", "image")), str(value["uri"])
+    return value.type or "image", value.uri
 
 
 class PerformanceTransferEngine:
@@ -520,14 +519,15 @@ class PerformanceTransferEngine:
     name = "performance-transfer"
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        params = request.params
-        character_type, character_uri = _asset_ref(params, "character")
-        _reference_type, reference_uri = _asset_ref(params, "reference")
+        fields = request.fields
+        character_type, character_uri = _asset_ref(fields.character, "character")
+        _reference_type, reference_uri = _asset_ref(fields.reference, "reference")
         context.check_cancelled()
         reference = load_video(request, reference_uri, "reference")
-        size = output_size(params.get("ratio"), "1280:720")
-        body = params.get("bodyControl") is True
-        intensity = float(min(5, max(1, int(params.get("expressionIntensity", 3)))))
+        size = output_size(fields.ratio, "1280:720")
+        body = fields.body_control is True
+        expression = fields.expression_intensity
+        intensity = float(min(5, max(1, 3 if expression is None else expression)))
         overscan = _BODY_OVERSCAN if body else 1.0
         base_size = (round(size[0] * overscan), round(size[1] * overscan))
         count = frame_total(reference.seconds)

@@ -43,7 +43,7 @@ class UpscaleEngine:
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         context.check_cancelled()
-        video = load_video(request, str(request.params.get("videoUri", "")), "videoUri")
+        video = load_video(request, request.fields.video_uri or "", "videoUri")
         info = video.info
         if info.duration > MAX_INPUT_SECONDS + 0.5 / FPS:
             raise Failure("ASSET.INVALID", "videoUri: video must be at most 30 seconds")

@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
+from pydantic import TypeAdapter
 
-from taxiway.catalog.recipes import RECIPES, SWAP_SIZES, Step, shot_list, step_uri
+from taxiway.catalog.fields import StrictModel
+from taxiway.catalog.recipes import (
+    RECIPES,
+    SWAP_SIZES,
+    AdLocalization,
+    MultiShotAuto,
+    MultiShotCustom,
+    MultiShotVideo,
+    ProductSwap,
+    ProductUgc,
+    Step,
+    shot_list,
+    step_uri,
+)
 from taxiway.engines.audio import codec
 from taxiway.engines.base import Artifact, Engine, EngineRequest, RunContext
 from taxiway.engines.offline.video_common import audio_bed, load_image, output_size, render_video
@@ -31,6 +45,18 @@ class EngineLookup(Protocol):
 
 
 Outputs = list[list[Artifact]]
+Body = TypeVar("Body", bound=StrictModel)
+
+
+def _body(request: EngineRequest, model: type[Body]) -> Body:
+    """The recipe's request, typed by its own model (the params were validated against it)."""
+    return model.model_validate(request.params)
+
+
+def _finishing(request: EngineRequest, *, audio: bool | None = None) -> EngineRequest:
+    """The request the shared video helpers read their fields from: a recipe's body is not a generation
+    request, so they see an MP4 with, where the recipe asks for it, an ambience track."""
+    return replace(request, params={} if audio is None else {"audio": audio})
 
 
 class RecipeEngine:
@@ -69,9 +95,9 @@ class RecipeEngine:
 
 
 def _ad_localization(request: EngineRequest, context: RunContext) -> list[Artifact]:
-    uri = request.params["referenceImage"]["uri"]
-    image = load_image(request, uri, "referenceImage")
-    localized = localize(image, str(request.params["targetLanguage"]), context)
+    body = _body(request, AdLocalization)
+    image = load_image(request, body.reference_image.uri, "referenceImage")
+    localized = localize(image, str(body.target_language), context)
     pixels = np.asarray(localized.convert("RGB"))
     return [
         Artifact("output.png", encode_png(pixels), "image/png", pixels=localized.width * localized.height)
@@ -107,7 +133,9 @@ def _video(
     audio: np.ndarray[Any, np.dtype[np.float32]] | None = None,
 ) -> list[Artifact]:
     count = sum(round(seconds * FPS) for _data, seconds in clips)
-    return render_video(request, _frames_of(clips), size, count, context, audio=audio, start=STEPS_SHARE)
+    return render_video(
+        _finishing(request), _frames_of(clips), size, count, context, audio=audio, start=STEPS_SHARE
+    )
 
 
 def _multi_shot(
@@ -118,10 +146,11 @@ def _multi_shot(
         (produced[0].data, float(seconds))
         for produced, (_p, seconds) in zip(outputs, shot_list(request.params), strict=True)
     ]
+    body: MultiShotAuto | MultiShotCustom = TypeAdapter(MultiShotVideo).validate_python(request.params)
     audio = None
-    if request.params.get("audio"):
+    if body.audio:
         audio = np.concatenate([_speech(data, seconds) for data, seconds in shots], axis=1)
-    size = output_size(request.params["ratio"], "1280:720")
+    size = output_size(body.ratio, "1280:720")
     return _video(request, shots, size, context, audio)
 
 
@@ -137,14 +166,16 @@ def _product_swap(
     """The swapped video looped or cut to `duration`, at the requested resolution (short side)."""
     data = outputs[0][0].data
     info = probe_video(data)
-    short = SWAP_SIZES[request.params["resolution"]]
+    body = _body(request, ProductSwap)
+    short = SWAP_SIZES[body.resolution or "720p"]
     scale = short / min(info.width, info.height)
     size = (round(info.width * scale / 2) * 2, round(info.height * scale / 2) * 2)
-    seconds = float(request.params["duration"])
+    seconds = float(body.duration or 10)
     count = round(seconds * FPS)
     frames = decode_frames(data, count, loop=True, duration=info.duration)
-    audio = audio_bed(request, seconds)
-    return render_video(request, frames, size, count, context, audio=audio, start=STEPS_SHARE)
+    finishing = _finishing(request, audio=body.audio)
+    audio = audio_bed(finishing, seconds)
+    return render_video(finishing, frames, size, count, context, audio=audio, start=STEPS_SHARE)
 
 
 def _product_ugc(
@@ -152,9 +183,10 @@ def _product_ugc(
 ) -> list[Artifact]:
     """The creator clip with the spoken script laid under it."""
     clip = outputs[1][0].data
-    seconds = float(request.params["duration"])
-    speech = _speech(outputs[2][0].data, seconds) if request.params.get("audio") else None
-    size = output_size(request.params["ratio"], "720:1280")
+    body = _body(request, ProductUgc)
+    seconds = float(body.duration or 15)
+    speech = _speech(outputs[2][0].data, seconds) if body.audio else None
+    size = output_size(body.ratio, "720:1280")
     return _video(request, [(clip, seconds)], size, context, speech)
 
 

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from taxiway.engines.audio import translation
-from taxiway.engines.base import EngineFailure, RunContext
+from taxiway.engines.base import RunContext
+from taxiway.errors import Failure
 
 SOURCE_LANGUAGE = "en"
 MIN_CONFIDENCE = 60.0
@@ -38,7 +39,7 @@ def find_lines(image: Image.Image) -> list[Line]:
     """Text lines with their boxes, from Tesseract's TSV (words grouped by block, paragraph and line)."""
     binary = shutil.which("tesseract")
     if binary is None:
-        raise EngineFailure(
+        raise Failure(
             UNSUPPORTED, "ad localization needs Tesseract OCR (`tesseract`), which is not installed"
         )
     png = io.BytesIO()
@@ -52,9 +53,9 @@ def find_lines(image: Image.Image) -> list[Line]:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise EngineFailure(UNSUPPORTED, f"tesseract failed: {error}") from error
+        raise Failure(UNSUPPORTED, f"tesseract failed: {error}") from error
     if done.returncode != 0:
-        raise EngineFailure(UNSUPPORTED, f"tesseract failed: {done.stderr.decode(errors='replace')[:200]}")
+        raise Failure(UNSUPPORTED, f"tesseract failed: {done.stderr.decode(errors='replace')[:200]}")
     lines: dict[tuple[str, str, str], list[dict[str, str]]] = {}
     for row in csv.DictReader(
         io.StringIO(done.stdout.decode(errors="replace")), delimiter="\t", quoting=csv.QUOTE_NONE
@@ -124,7 +125,7 @@ def localize(image: Image.Image, target: str, context: RunContext) -> Image.Imag
     """The image with every confidently read line replaced by its translation."""
     if not translation.can_translate(SOURCE_LANGUAGE, target):
         pairs = ", ".join(f"{a}->{b}" for a, b in translation.supported_pairs() if a == SOURCE_LANGUAGE)
-        raise EngineFailure(
+        raise Failure(
             UNSUPPORTED,
             f"targetLanguage: no offline translation from {SOURCE_LANGUAGE} to {target} here "
             f"(installed: {pairs or 'none'})",
