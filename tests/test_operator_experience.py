@@ -127,7 +127,10 @@ def test_greetings_a_key_box_or_how_to_make_a_key(
     key = generate_key()
     lines = ("export RUNWAYML_BASE_URL=http://127.0.0.1:8123", f"export RUNWAYML_API_SECRET={key}")
     monkeypatch.setenv("COLUMNS", "200")
-    serving.greet(settings, [key])
+    with caplog.at_level("INFO", logger="taxiway"):
+        serving.greet(settings, [key])
+    assert caplog.messages == ["taxiway listening on http://127.0.0.1:8123"]
+    caplog.clear()
     boxed = capsys.readouterr().err.splitlines()
     assert boxed[0].startswith("╭") and boxed[-1].startswith("╰")
     for line in lines:
@@ -271,6 +274,8 @@ def test_tasks_cli_lists_shows_and_watches(observed: Server, monkeypatch: pytest
     organizations = run("orgs", "list")
     assert max(len(line) for line in organizations.splitlines()) <= 80
     assert re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", organizations)
+    for table in (listing, organizations):  # dates whole, each above its time: nothing cut at the edge
+        assert re.search(r"\b20\d\d-\d\d-\d\d\s*\n.*\b\d\d:\d\d:\d\d\b", table), table
 
 
 def test_audio_warm_up_at_start(observed: Server) -> None:

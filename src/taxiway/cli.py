@@ -125,7 +125,7 @@ def orgs_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
     """List organizations with their tier, balance and active keys."""
 
     async def work(session: AsyncSession) -> None:
-        table = cli_table("name", id_column(), "tier", "credits", "active keys", time_column("created (UTC)"))
+        table = cli_table("name", id_column(), "tier", "credits", "keys", time_column("created (UTC)"))
         for org, balance, keys in await repository.list_organizations(session):
             table.add_row(org.name, org.id, str(org.tier), str(balance), str(keys), moment(org.created_at))
         console.print(table)

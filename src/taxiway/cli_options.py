@@ -60,9 +60,17 @@ def on_database(settings: Settings, work: Callable[[async_sessionmaker[AsyncSess
 
 def table(*columns: str | Column, show_header: bool = True) -> Table:
     """A table that fits the terminal: text columns wrap, then fold, never cut with an ellipsis;
-    `id_column`s keep their full width."""
+    `id_column`s keep their full width. No column has a minimum width: rich narrows columns below their
+    minimum and then widens them back, past the terminal's edge, where the line is cut."""
     made = [column if isinstance(column, Column) else Column(column, overflow="fold") for column in columns]
-    return Table(*made, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_header=show_header)
+    return Table(
+        *made,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        show_header=show_header,
+    )
 
 
 def moment(when: datetime | None) -> str:
@@ -70,9 +78,9 @@ def moment(when: datetime | None) -> str:
 
 
 def id_column(header: str = "id") -> Column:
-    return Column(header, no_wrap=True, min_width=36)
+    return Column(header, no_wrap=True)
 
 
 def time_column(header: str) -> Column:
-    """A UTC timestamp column: the date stays on one line, the time wraps below it when narrow."""
-    return Column(header, overflow="fold", min_width=10)
+    """A UTC timestamp column: the time wraps below the date when narrow."""
+    return Column(header, overflow="fold")

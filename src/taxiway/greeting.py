@@ -15,6 +15,9 @@ from taxiway.bootstrap import DEFAULT_ORGANIZATION
 from taxiway.config import Settings
 
 log = logging.getLogger("taxiway")
+MAKE_A_KEY = (
+    "; make an API key with `taxiway keys create` (--org NAME for another organization; keys are shown once)"
+)
 
 
 def key_banner(settings: Settings, key: str) -> None:
@@ -55,10 +58,10 @@ def key_banner(settings: Settings, key: str) -> None:
     console.rule()
 
 
-def how_to_make_a_key(base_url: str) -> None:
+def listening(base_url: str, *, key_shown: bool) -> None:
+    """The line uvicorn does not write when handed a bound socket; with how to make a key, unless one
+    was just shown."""
+    hint = "" if key_shown else MAKE_A_KEY
     log.info(
-        "taxiway listening on %s; make an API key with `taxiway keys create` (--org NAME for another "
-        "organization; keys are shown once)",
-        base_url,
-        extra={"event": "server.listening", "base_url": base_url},
+        "taxiway listening on %s%s", base_url, hint, extra={"event": "server.listening", "base_url": base_url}
     )

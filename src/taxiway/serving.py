@@ -16,7 +16,7 @@ from functools import partial
 import uvicorn
 
 from taxiway.config import Settings
-from taxiway.greeting import how_to_make_a_key, key_banner
+from taxiway.greeting import key_banner, listening
 from taxiway.observability.logs import logging_config
 
 
@@ -61,10 +61,9 @@ class _Server(uvicorn.Server):
 
 def greet(settings: Settings, new_keys: list[str]) -> None:
     """Once listening: a first start's key in a box, or how to make one."""
+    listening(settings.base_url, key_shown=bool(new_keys))
     if new_keys:
         key_banner(settings, new_keys[0])
-    else:
-        how_to_make_a_key(settings.base_url)
 
 
 def serve(settings: Settings) -> None:
