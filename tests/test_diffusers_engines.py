@@ -531,8 +531,10 @@ def test_serve_data_dir_holds_what_the_engines_write(
     monkeypatch.setenv("TAXIWAY_DIFFUSERS_DEVICE", "cpu")
     monkeypatch.setenv("TAXIWAY_DIFFUSERS_BATCH_WINDOW_MS", "0")
     served: list[Any] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **_options: served.append(app))
-    result = CliRunner().invoke(cli.app, ["serve", "--data-dir", str(chosen)])
+    monkeypatch.setattr(
+        "taxiway.serving.GreetingServer.run", lambda server, sockets: served.append(server.config.app)
+    )
+    result = CliRunner().invoke(cli.app, ["serve", "--data-dir", str(chosen), "--port", "0"])
     assert result.exit_code == 0, result.output
 
     with TestClient(served[0]) as client:

@@ -46,7 +46,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
+class GreetingServer(uvicorn.Server):
     """uvicorn's server, calling back once its sockets accept connections."""
 
     def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
@@ -79,7 +79,7 @@ def serve(settings: Settings) -> None:
     logging.config.dictConfig(config)
     new_keys: list[str] = []
     app = create_app(settings, on_new_key=new_keys.append)
-    server = _Server(
+    server = GreetingServer(
         uvicorn.Config(
             app,
             host=settings.host,
