@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taxiway import services as composition
 from taxiway.config import Settings
@@ -16,6 +17,7 @@ from taxiway.engines.base import Artifact, EngineRequest, EngineSetup, RunContex
 from taxiway.engines.registry import EngineRegistry
 from taxiway.periodic import Periodic
 from taxiway.services import Services, build_services, running
+from taxiway.storage.blobs import BlobStore
 
 LOG = logging.getLogger("test-periodic")
 
@@ -109,6 +111,38 @@ async def test_services_are_built_from_the_settings_alone(tmp_path: Path) -> Non
         )
     finally:
         await production.database.dispose()
+
+
+async def test_a_failed_build_closes_what_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step failing after the database and the store are open (here the signing secret) closes both: a
+    server that cannot start leaves no connection or client behind."""
+    closed: list[str] = []
+    real_dispose, real_open_store = AsyncEngine.dispose, composition.open_store
+
+    async def dispose(engine: AsyncEngine, close: bool = True) -> None:
+        closed.append("database")
+        await real_dispose(engine, close)
+
+    async def open_store(settings: Settings) -> BlobStore:
+        store = await real_open_store(settings)
+        real_close = store.close
+
+        async def close() -> None:
+            closed.append("store")
+            await real_close()
+
+        monkeypatch.setattr(store, "close", close)
+        return store
+
+    async def no_secret(*_args: object) -> bytes:
+        raise OSError("secret file unreadable")
+
+    monkeypatch.setattr(AsyncEngine, "dispose", dispose)
+    monkeypatch.setattr(composition, "open_store", open_store)
+    monkeypatch.setattr(composition, "signing_secret", no_secret)
+    with pytest.raises(OSError, match="secret file unreadable"):
+        await build_services(Settings(data_dir=tmp_path))
+    assert closed == ["store", "database"]  # in reverse of opening
 
 
 async def test_background_services_start_in_order_and_stop_in_reverse(

@@ -91,53 +91,59 @@ async def build_services(settings: Settings) -> Services:
     folder_workflows = (
         workflow_repository.load_directory(settings.workflows_dir) if settings.workflows_dir else []
     )
-    database = create_engine(settings.resolved_database_url)
-    await upgrade_schema(database)
-    sessions = session_factory(database)
-    async with sessions.begin() as session:
-        await workflow_repository.publish_all(session, folder_workflows)
-    follow = None
-    if settings.test_mode:  # time set by `taxiway clock`, read before anything is timestamped
-        await clock.load_offset(sessions)
-        follow = Periodic(
-            "taxiway-clock", partial(clock.load_offset, sessions), clock.FOLLOW_INTERVAL_SECONDS, log
+    # What opens here is closed again if a later step fails; once built, `running` owns it.
+    async with AsyncExitStack() as opened:
+        database = create_engine(settings.resolved_database_url)
+        opened.push_async_callback(database.dispose)
+        await upgrade_schema(database)
+        sessions = session_factory(database)
+        async with sessions.begin() as session:
+            await workflow_repository.publish_all(session, folder_workflows)
+        follow = None
+        if settings.test_mode:  # time set by `taxiway clock`, read before anything is timestamped
+            await clock.load_offset(sessions)
+            follow = Periodic(
+                "taxiway-clock", partial(clock.load_offset, sessions), clock.FOLLOW_INTERVAL_SECONDS, log
+            )
+        store = await open_store(settings)
+        opened.push_async_callback(store.close)
+        telemetry = Telemetry()
+        signer = UrlSigner(await signing_secret(sessions, settings))
+        assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
+        engines = EngineRegistry(settings)
+        scheduler = Scheduler(
+            sessions,
+            engines,
+            store,
+            assets,
+            workers=settings.workers,
+            max_attempts=settings.max_task_attempts,
+            test_mode=settings.test_mode,
+            observer=telemetry,
         )
-    store = await open_store(settings)
-    telemetry = Telemetry()
-    signer = UrlSigner(await signing_secret(sessions, settings))
-    assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
-    engines = EngineRegistry(settings)
-    scheduler = Scheduler(
-        sessions,
-        engines,
-        store,
-        assets,
-        workers=settings.workers,
-        max_attempts=settings.max_task_attempts,
-        test_mode=settings.test_mode,
-        observer=telemetry,
-    )
-    return Services(
-        settings=settings,
-        database=database,
-        sessions=sessions,
-        store=store,
-        signer=signer,
-        assets=assets,
-        engines=engines,
-        scheduler=scheduler,
-        workflows=WorkflowRunner(sessions, assets, scheduler.accepted),
-        avatars=AvatarProcessor(sessions, store, assets),
-        voices=VoiceProcessor(sessions, store, assets, cache=settings.engine_cache_dir),
-        realtime=SessionService(
-            sessions, settings, signer, partial(OfflineWorkerLauncher, store=store, settings=settings)
-        ),
-        sweeper=UploadSweeper(
-            sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
-        ),
-        telemetry=telemetry,
-        clock=follow,
-    )
+        services = Services(
+            settings=settings,
+            database=database,
+            sessions=sessions,
+            store=store,
+            signer=signer,
+            assets=assets,
+            engines=engines,
+            scheduler=scheduler,
+            workflows=WorkflowRunner(sessions, assets, scheduler.accepted),
+            avatars=AvatarProcessor(sessions, store, assets),
+            voices=VoiceProcessor(sessions, store, assets, cache=settings.engine_cache_dir),
+            realtime=SessionService(
+                sessions, settings, signer, partial(OfflineWorkerLauncher, store=store, settings=settings)
+            ),
+            sweeper=UploadSweeper(
+                sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
+            ),
+            telemetry=telemetry,
+            clock=follow,
+        )
+        opened.pop_all()
+    return services
 
 
 @asynccontextmanager
