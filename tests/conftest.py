@@ -14,6 +14,7 @@ from runwayml import RunwayML
 
 from support.clients import sdk
 from support.https_assets import AssetServer
+from support.ray_cluster import RayCluster, ray_cluster
 from support.seaweed import S3Server, seaweed_s3
 from support.server import OPERATOR_TOKEN, Server
 
@@ -54,6 +55,14 @@ def s3() -> Iterator[S3Server]:
     """One SeaweedFS S3 endpoint for the session (bucket `taxiway`); tests keep to prefixes of their own."""
     with seaweed_s3() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def ray_nodes() -> Iterator[RayCluster]:
+    """One local Ray cluster for the session: a head and a worker node with a GPU and an `A100`
+    resource declared; tests may add nodes. Tests use a Ray namespace of their own."""
+    with ray_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

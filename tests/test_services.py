@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taxiway import services as composition
 from taxiway.config import Settings
 from taxiway.engines.base import Artifact, EngineRequest, EngineSetup, RunContext
+from taxiway.engines.executor import LocalExecutor
 from taxiway.engines.registry import EngineRegistry
 from taxiway.periodic import Periodic
 from taxiway.services import Services, build_services, running
@@ -100,10 +101,14 @@ async def test_services_are_built_from_the_settings_alone(tmp_path: Path) -> Non
     production = await build_services(Settings(data_dir=tmp_path / "prod"))
     try:
         assert production.clock is None
+        assert (
+            isinstance(production.executor, LocalExecutor)
+            and production.executor.engines is production.engines
+        )
         assert production.background == (
+            production.executor,  # engines before the scheduler hands them work
             production.scheduler,
             production.workflows,
-            production.engines,
             production.avatars,
             production.voices,
             production.realtime,

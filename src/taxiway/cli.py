@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,6 +57,11 @@ workflows_app = typer.Typer(
 )
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(cli_tasks.app, name="tasks")
+cluster_app = typer.Typer(
+    help="A deployment's state: the task queue and where engines run (Ray nodes, actors, loaded models).",
+    no_args_is_help=True,
+)
+app.add_typer(cluster_app, name="cluster")
 console = Console()
 T = TypeVar("T")
 
@@ -437,6 +443,42 @@ def workflows_remove(
 
     removed = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     console.print(f"removed {removed} version{'s' if removed != 1 else ''} of {workflow!r}")
+
+
+@cluster_app.command("status")
+def cluster_status(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the document as JSON")] = False,
+) -> None:
+    """The queue across every replica, and the engines: this process's, or the Ray cluster's nodes and
+    engine actors with the models they keep loaded (TAXIWAY_EXECUTOR=ray joins TAXIWAY_RAY_ADDRESS)."""
+    from taxiway.cluster import status
+    from taxiway.engines.registry import EngineRegistry
+    from taxiway.services import make_executor
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def collect(session: AsyncSession) -> dict[str, Any]:
+        executor = make_executor(settings, EngineRegistry(settings))
+        if settings.executor == "local":
+            return await status.collect(session, executor)
+        await executor.start()
+        try:
+            return await status.collect(session, executor)
+        finally:
+            await executor.stop()
+
+    document = _with_session(settings, collect)
+    if as_json:
+        console.print_json(json.dumps(document))
+        return
+    for title, columns, rows in status.render(document):
+        console.print(f"[bold]{title}[/bold]")
+        table = cli_table(*columns)
+        for row in rows:
+            table.add_row(*map(escape, row))
+        console.print(table)
 
 
 @app.command()

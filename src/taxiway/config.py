@@ -37,6 +37,25 @@ class WeightsEntry(BaseModel):
 
 WeightsConfig = Mapping[str, "Path | WeightsEntry"]
 
+ExecutorKind = Literal["local", "ray"]
+
+
+class RayPlacement(BaseModel):
+    """Where a model's engine runs on a Ray cluster: what each of its actors reserves on a node, how many
+    actors serve it and how many tasks each runs at once. Models naming the same `pool` share actors,
+    so their weights share one GPU and its residency budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_cpus: float = Field(default=1.0, ge=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    # Custom node resources, e.g. {"A100": 1} for a model that needs that kind of card.
+    resources: dict[str, float] = Field(default_factory=dict)
+    actors: int = Field(default=1, ge=1, le=1024)
+    concurrency: int = Field(default=1, ge=1, le=256)
+    pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")] | None = None
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAXIWAY_", extra="ignore")
@@ -142,6 +161,26 @@ class Settings(BaseSettings):
     weights: dict[str, Path | WeightsEntry] = Field(
         default_factory=dict,
         description="Model id (or `endpoint/model`) -> local diffusers folder, or {path, steps, ...}",
+    )
+    executor: ExecutorKind = Field(
+        default="local", description="Where engines run: this process's worker threads, or a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        default=None,
+        pattern=r"^(auto|local|[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5})$",
+        description="Ray cluster to join with TAXIWAY_EXECUTOR=ray: host:port of its head's GCS (this "
+        "machine must be a node of it, e.g. `ray start --address=... --num-cpus=0`), auto, or local to "
+        "start a one-machine cluster; unset: a cluster on this machine, else a new one. Not ray:// (Ray "
+        "Client cannot stream progress)",
+    )
+    ray_namespace: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")] = Field(
+        default="taxiway",
+        description="Ray namespace of the engine actors; the replicas of one deployment share it",
+    )
+    ray_placement: dict[str, RayPlacement] = Field(
+        default_factory=dict,
+        description="Model id (or `endpoint/model`, or `*` for every other model) -> what its actors "
+        'reserve on the cluster, e.g. {"gen4.5": {"num_gpus": 1}}',
     )
     gpu_memory_budget_gb: float | None = Field(
         default=None, gt=0, description="Weights kept resident on the GPU; default 75% of its memory"

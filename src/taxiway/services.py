@@ -8,6 +8,7 @@ A new service is built here and, if it runs in the background, listed in `Servic
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from taxiway.avatars.processing import AvatarProcessor
 from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.engines.executor import Executor, LocalExecutor
 from taxiway.engines.registry import EngineRegistry
 from taxiway.greeting import key_banner
 from taxiway.observability.telemetry import Telemetry
@@ -57,6 +59,8 @@ class Services:
     signer: UrlSigner
     assets: AssetIntake
     engines: EngineRegistry
+    # Where engines run: this process (the registry above), or a Ray cluster's actors.
+    executor: Executor
     scheduler: Scheduler
     workflows: WorkflowRunner
     avatars: AvatarProcessor
@@ -74,14 +78,29 @@ class Services:
         follow = (self.clock,) if self.clock is not None else ()
         return (
             *follow,
+            self.executor,
             self.scheduler,
             self.workflows,
-            self.engines,
             self.avatars,
             self.voices,
             self.realtime,
             self.sweeper,
         )
+
+
+def make_executor(settings: Settings, engines: EngineRegistry) -> Executor:
+    if settings.executor == "local":
+        return LocalExecutor(engines)
+    # The server drains on SIGTERM itself; Ray's crash handler on that signal would abort the process
+    # three seconds into the drain. Read by Ray when it is first imported, hence set before that.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+    try:
+        from taxiway.cluster.ray_executor import RayExecutor
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "TAXIWAY_EXECUTOR=ray needs the cluster extra (pip install 'taxiway[cluster]')"
+        ) from exc
+    return RayExecutor(settings, engines)
 
 
 async def build_services(settings: Settings) -> Services:
@@ -111,9 +130,10 @@ async def build_services(settings: Settings) -> Services:
         signer = UrlSigner(await signing_secret(sessions, settings))
         assets = AssetIntake.create(store, signer, AssetPolicy.from_settings(settings))
         engines = EngineRegistry(settings)
+        executor = make_executor(settings, engines)
         scheduler = Scheduler(
             sessions,
-            engines,
+            executor,
             store,
             assets,
             workers=settings.workers,
@@ -129,6 +149,7 @@ async def build_services(settings: Settings) -> Services:
             signer=signer,
             assets=assets,
             engines=engines,
+            executor=executor,
             scheduler=scheduler,
             workflows=WorkflowRunner(sessions, assets, scheduler.accepted),
             avatars=AvatarProcessor(sessions, store, assets),

@@ -7,6 +7,7 @@ operator maps a model to a GPU engine.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -54,3 +55,24 @@ class BrokenEngine:
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         raise RuntimeError("model exploded")
+
+
+class PromptTimedImageEngine:
+    """The procedural image after as many seconds of stepwise work as the prompt names ("… 2.5s"),
+    stopping when cancelled: a stand-in for a GPU step wherever it runs, a Ray actor included, with no
+    environment to read there."""
+
+    name = "test-prompt-timed-image"
+    steps = 20
+
+    def __init__(self) -> None:
+        self.inner = ProceduralImageEngine()
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        found = re.search(r"(\d+(?:\.\d+)?)s\b", str(request.params.get("promptText", "")))
+        seconds = float(found.group(1)) if found else 0.0
+        for step in range(self.steps):
+            context.progress(step / self.steps)
+            if context.cancel_event.wait(seconds / self.steps):
+                context.check_cancelled()
+        return self.inner.run(request, context)

@@ -113,6 +113,15 @@ async def _policies(session: AsyncSession, org: Organization, keys: list[ApiKey]
     return found
 
 
+@router.get("/cluster")
+async def cluster_status(state: Annotated[AppState, Depends(app_state)]) -> dict[str, Any]:
+    """What `taxiway cluster status` shows: the queue, and where engines run."""
+    from taxiway.cluster import status
+
+    async with state.sessions() as session:
+        return await status.collect(session, state.executor)
+
+
 @router.get("/tiers")
 async def list_tiers() -> JSONResponse:
     return JSONResponse(

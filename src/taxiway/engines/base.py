@@ -106,6 +106,11 @@ class EngineSetup:
         """The engine cache dir: files engines derive from packaged models (see `engines.cache`)."""
         return self.settings.engine_cache_dir
 
+    def built(self, name: str) -> Any:
+        """The shared resource called `name` if some engine has built it, else None."""
+        with self._lock:
+            return self._shared.get(name)
+
     def shared(self, name: str, build: Callable[[], T]) -> T:
         """The resource called `name`, built by `build` the first time any engine asks for it."""
         with self._lock:

@@ -147,6 +147,14 @@ class EngineRegistry:
                 )
             return self._engines[reference]
 
+    def describe(self) -> dict[str, list[str]]:
+        """The engines built so far and the weights folders resident in the diffusers runtime."""
+        with self._lock:
+            engines = sorted(self._engines)
+        runtime = self._setup.built("diffusers-runtime")
+        weights = [str(resident.info.path) for resident in runtime.cache.snapshot()] if runtime else []
+        return {"engines": engines, "weights": sorted(weights)}
+
     async def start(self) -> None:
         """With `diffusers_warmup`, diffusers models load and run once in the background (see `warmup`);
         with `audio_warmup`, the audio engines' models are built and loaded in the background too."""

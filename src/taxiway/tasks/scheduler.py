@@ -26,7 +26,7 @@ from taxiway.catalog import model_spec
 from taxiway.clock import utcnow
 from taxiway.db.tables import Organization, Task
 from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
-from taxiway.engines.registry import EngineRegistry
+from taxiway.engines.executor import Executor
 from taxiway.errors import Failure
 from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
@@ -48,7 +48,7 @@ class Scheduler:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        engines: EngineRegistry,
+        engines: Executor,
         store: BlobStore,
         assets: AssetIntake,
         *,
@@ -240,8 +240,7 @@ class Scheduler:
             )
 
     def _run_engine(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        engine = self._engines.get(request.endpoint, request.model)
-        return engine.run(request, context)
+        return self._engines.run(request, context)
 
     async def _execute(self, task: Task) -> None:
         cancel_event = self._running[task.id]
