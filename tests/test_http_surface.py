@@ -222,7 +222,7 @@ def test_oversized_chunked_body_is_413(server: Server) -> None:
 
 
 def test_openapi_and_docs(server: Server) -> None:
-    schema = httpx.get(f"{server.base_url}/openapi.json").json()
+    schema = httpx.get(f"{server.base_url}/openapi.json", timeout=120).json()  # built on first request
     body = schema["paths"]["/v1/text_to_image"]["post"]["requestBody"]["content"]["application/json"][
         "schema"
     ]

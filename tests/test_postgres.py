@@ -28,6 +28,7 @@ TABLES = {
     "documents", "avatars", "avatar_documents", "realtime_sessions",
     "avatar_conversations", "avatar_conversation_turns", "voices",
     "workflows", "workflow_invocations", "workflow_node_runs", "idempotency_keys",
+    "audit_events", "model_routers", "router_requests", "model_run_times",
 }  # fmt: skip
 BOOTSTRAP_CREDITS = 10_000  # Settings.bootstrap_credits by default
 

@@ -21,6 +21,7 @@ from taxiway.api import (
     conversations,
     documents,
     errors,
+    generate,
     generation,
     input_limits,
     metrics,
@@ -29,9 +30,11 @@ from taxiway.api import (
     outputs,
     realtime,
     recipes,
+    routers,
     tasks,
     uploads,
     voices,
+    webapp,
     workflows,
 )
 from taxiway.api.access_log import AccessLog
@@ -55,6 +58,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     voices.router,
     workflows.router,
     recipes.router,
+    routers.router,
+    generate.router,
+    webapp.router,
     console.router,
     operator.router,
 )

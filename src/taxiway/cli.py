@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway import cli_tasks, clock
 from taxiway.accounts import repository
+from taxiway.audit import log as audit
 from taxiway.billing import operator, usage
 from taxiway.billing.tiers import TIERS
 from taxiway.catalog import ENDPOINTS
@@ -118,7 +119,7 @@ def orgs_create(
     """Create an organization."""
 
     async def work(session: AsyncSession) -> None:
-        org = await repository.create_organization(session, name, tier, credits)
+        org = await repository.create_organization(session, name, tier, credits, actor=audit.command_line())
         console.print(
             f"created organization [bold]{org.name}[/bold] ({org.id}), tier {tier}, {credits} credits"
         )
@@ -156,7 +157,8 @@ def orgs_credit(
 
     async def work(session: AsyncSession) -> int:
         organization = await repository.find_organization(session, org)
-        return await operator.adjust_credits(session, organization.id, delta, note)
+        actor = audit.command_line()
+        return await operator.adjust_credits(session, organization.id, delta, note, actor=actor)
 
     balance = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     console.print(f"{org}: {delta:+d} credits, balance {balance}")
@@ -173,7 +175,7 @@ def orgs_tier(
 
     async def work(session: AsyncSession) -> None:
         organization = await repository.find_organization(session, org)
-        await operator.set_tier(session, organization.id, level)
+        await operator.set_tier(session, organization.id, level, actor=audit.command_line())
 
     _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
     console.print(f"{org}: tier {level}")
@@ -243,7 +245,7 @@ def simulate_set(
 
     async def work(session: AsyncSession) -> None:
         organization_id, key_id = await _scope(session, org, key)
-        await policy.store(session, organization_id, key_id, chosen)
+        await policy.store(session, organization_id, key_id, chosen, actor=audit.command_line())
 
     _with_session(config, work)
     console.print(f"{org}{' key ' + key if key else ''}: {chosen.describe()}")
@@ -260,7 +262,7 @@ def simulate_clear(
 
     async def work(session: AsyncSession) -> None:
         organization_id, key_id = await _scope(session, org, key)
-        await policy.store(session, organization_id, key_id, None)
+        await policy.store(session, organization_id, key_id, None, actor=audit.command_line())
 
     _with_session(_clock_settings(data_dir, database_url, "simulate"), work)
     console.print(f"{org}{' key ' + key if key else ''}: simulation cleared")
@@ -310,7 +312,9 @@ def keys_create(
 
     async def work(session: AsyncSession) -> str:
         organization = await repository.find_organization(session, org)
-        _record, plain = await repository.create_key(session, organization.id, name=name)
+        _record, plain = await repository.create_key(
+            session, organization.id, name=name, actor=audit.command_line()
+        )
         return plain
 
     plain = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
@@ -350,7 +354,7 @@ def keys_revoke(
     """Revoke a key; requests with it get 401 from then on."""
 
     async def work(session: AsyncSession) -> None:
-        record = await repository.revoke_key(session, key)
+        record = await repository.revoke_key(session, key, actor=audit.command_line())
         console.print(f"revoked {record.prefix}… ({record.id})")
 
     _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)

@@ -217,6 +217,16 @@ class Settings(BaseSettings):
         description="At start-up, load each diffusers model and run it at the shapes requests use, so "
         "the first requests pay neither loading nor compilation",
     )
+    router_quality_ranking: list[str] = Field(
+        default_factory=list,
+        description="Model ids, best first, that Model Routers optimizing for quality choose by; empty: the "
+        "built-in ranking",
+    )
+    router_queue_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description='Model id (or "*" for any) -> its tasks queued or running on this server at which '
+        "routers with fallback.onCapacity pass the model over",
+    )
     llm_url: str | None = Field(
         default=None, description="OpenAI-compatible base URL (`{url}/chat/completions`) for live avatars"
     )

@@ -31,6 +31,7 @@ from taxiway.observability.telemetry import Telemetry
 from taxiway.periodic import Periodic
 from taxiway.realtime.launcher import OfflineWorkerLauncher
 from taxiway.realtime.sessions import SessionService
+from taxiway.routing.decide import RoutingPolicy
 from taxiway.storage.blobs import BlobStore
 from taxiway.storage.signing import UrlSigner
 from taxiway.storage.stores import open_store
@@ -69,6 +70,7 @@ class Services:
     sweeper: UploadSweeper
     # Task lifecycle lines and the Prometheus registry behind /metrics and the access log's timings.
     telemetry: Telemetry
+    routing: RoutingPolicy
     # Test mode: the server's time follows the offset `taxiway clock` stores.
     clock: Periodic | None = None
 
@@ -161,6 +163,9 @@ async def build_services(settings: Settings) -> Services:
                 sessions, store, assets.tokens, interval_seconds=settings.upload_sweep_interval_seconds
             ),
             telemetry=telemetry,
+            routing=RoutingPolicy(
+                settings.router_quality_ranking, settings.router_queue_limits, executor.engine_name
+            ),
             clock=follow,
         )
         opened.pop_all()

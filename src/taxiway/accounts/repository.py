@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -9,6 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.keys import display_prefix, generate_key, hash_key, is_well_formed
+from taxiway.audit import log as audit
+from taxiway.audit.actions import Action
 from taxiway.billing.ledger import grant
 from taxiway.clock import utcnow
 from taxiway.db.tables import ApiKey, LedgerEntry, Organization
@@ -27,12 +30,25 @@ class NotFound(LookupError):
     pass
 
 
-async def create_organization(session: AsyncSession, name: str, tier: int, credits: int) -> Organization:
+def workspace_id(organization_id: str) -> int:
+    """The number of an organization's one workspace, as the SDK's web-app reports name workspaces: a
+    stable positive 31-bit integer derived from the organization's id."""
+    return int.from_bytes(hashlib.sha256(organization_id.encode()).digest()[:4], "big") >> 1
+
+
+async def create_organization(
+    session: AsyncSession, name: str, tier: int, credits: int, *, actor: audit.Actor = audit.SYSTEM
+) -> Organization:
     if await session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
         raise ValueError(f"an organization named {name!r} already exists")
     org = Organization(id=str(uuid.uuid4()), name=name, tier=tier, ledger_version=0, created_at=utcnow())
     session.add(org)
     await session.flush()
+    details = {"Workspace name": name, "Plan": f"tier {tier}", "Amount": credits}
+    audit.record(
+        session, org.id, Action.ORGANIZATION_CREATED, actor, resource_type="workspace", resource_id=org.id,
+        details=details,
+    )
     if credits:
         await grant(session, org.id, credits, note="initial balance")
     return org
@@ -64,7 +80,12 @@ async def list_organizations(session: AsyncSession) -> list[tuple[Organization, 
 
 
 async def create_key(
-    session: AsyncSession, organization_id: str, name: str = "", secret: str | None = None
+    session: AsyncSession,
+    organization_id: str,
+    name: str = "",
+    secret: str | None = None,
+    *,
+    actor: audit.Actor = audit.SYSTEM,
 ) -> tuple[ApiKey, str]:
     """Store a new key's hash; the plain key is returned once and never stored."""
     plain = secret or generate_key()
@@ -80,7 +101,15 @@ async def create_key(
     )
     session.add(record)
     await session.flush()
+    audit.record(
+        session, organization_id, Action.KEY_CREATED, actor, resource_type="api_key", resource_id=record.id,
+        details=_key_details(record),
+    )
     return record, plain
+
+
+def _key_details(record: ApiKey) -> dict[str, str]:
+    return {"API account": f"{record.prefix} ({record.name})" if record.name else record.prefix}
 
 
 async def key_exists(session: AsyncSession, plain: str) -> bool:
@@ -102,7 +131,9 @@ async def find_key(session: AsyncSession, organization_id: str, key_id_or_prefix
     raise NotFound(f"no API key {key_id_or_prefix!r} in this organization")
 
 
-async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> ApiKey:
+async def revoke_key(
+    session: AsyncSession, key_id_or_prefix: str, *, actor: audit.Actor = audit.SYSTEM
+) -> ApiKey:
     record = await session.scalar(
         select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix))
     )
@@ -111,6 +142,10 @@ async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> ApiKey:
     if record.revoked_at is None:
         await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(revoked_at=utcnow()))
         await session.refresh(record)
+        audit.record(
+            session, record.organization_id, Action.KEY_REVOKED, actor, resource_type="api_key",
+            resource_id=record.id, details=_key_details(record),
+        )
     return record
 
 

@@ -7,13 +7,14 @@ content type, gets the real API's 400 with Zod-style issues instead of a framewo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
 from taxiway.api import idempotency, input_limits
@@ -25,6 +26,7 @@ from taxiway.billing.ledger import InsufficientCredits
 from taxiway.billing.quotas import QuotaExceeded
 from taxiway.catalog import CATALOG, ENDPOINTS, EndpointSpec, ModelSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
+from taxiway.db.tables import Task
 from taxiway.tasks import inputs, references, service
 from taxiway.testmode import runtime as testmode
 
@@ -97,6 +99,15 @@ def _canonical(endpoint: str, raw: bytes, data: dict[str, Any]) -> tuple[bytes, 
     return json.dumps(canonical).encode(), canonical
 
 
+# What a create call answers for its new task, written in the task's transaction (e.g. with a record
+# that must commit with it).
+Answer = Callable[[AsyncSession, Task], Awaitable[dict[str, Any]]]
+
+
+async def task_created(_session: AsyncSession, task: Task) -> dict[str, Any]:
+    return {"id": task.id, "estimatedCost": {"credits": task.estimated_credits}}
+
+
 async def create_task(
     request: Request,
     principal: Principal,
@@ -106,10 +117,12 @@ async def create_task(
     params: dict[str, Any],
     raw: bytes,
     once: idempotency.Guard | None = None,
+    answer: Answer = task_created,
 ) -> JSONResponse:
     """Everything after a body validated: test-mode replies, input checks, the task and its credits.
-    Catalog endpoints and recipes alike answer `{id, estimatedCost}`; with `once` (the request's
-    Idempotency-Key) the answer is kept in the task's own transaction."""
+    Catalog endpoints and recipes answer `{id, estimatedCost}`, `generate` its routing too (`answer`,
+    written in the task's transaction); with `once` (the request's Idempotency-Key) the answer is kept
+    in that transaction as well."""
     simulation = testmode.from_headers(request.headers, state.settings.test_mode)
     if simulation is None and state.settings.test_mode:
         async with state.sessions() as session:
@@ -128,9 +141,9 @@ async def create_task(
             task = await service.submit(
                 session, principal, spec, params, checked.input_seconds, checked.input_pixels, simulation
             )
-            answer = {"id": task.id, "estimatedCost": {"credits": task.estimated_credits}}
+            body = await answer(session, task)
             if once is not None:
-                await once.remember(session, answer)  # the task and its key commit together
+                await once.remember(session, body)  # the task and its key commit together
     except InsufficientCredits as exc:
         raise ApiError(400, str(exc)) from None
     except QuotaExceeded as exc:
@@ -140,7 +153,7 @@ async def create_task(
             raise
         return await once.after_conflict(state, exc)
     state.scheduler.accepted(task)
-    return JSONResponse(answer)
+    return JSONResponse(body)
 
 
 def _route(endpoint: EndpointSpec) -> Any:

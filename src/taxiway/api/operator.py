@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts import repository
+from taxiway.api import actors
 from taxiway.api.auth import State, bearer_token
 from taxiway.api.errors import ApiError
 from taxiway.api.state import AppState, app_state
@@ -145,10 +146,12 @@ async def list_organizations(state: State) -> JSONResponse:
 
 
 @router.post("/organizations", status_code=201)
-async def create_organization(body: OrganizationCreate, state: State) -> JSONResponse:
+async def create_organization(request: Request, body: OrganizationCreate, state: State) -> JSONResponse:
     async with state.sessions.begin() as session:
         try:
-            org = await repository.create_organization(session, body.name, body.tier, body.credits)
+            org = await repository.create_organization(
+                session, body.name, body.tier, body.credits, actor=actors.operator(request)
+            )
         except ValueError as exc:
             raise ApiError(409, str(exc)) from None
         view = _org_view(org, body.credits, 0)
@@ -169,11 +172,13 @@ async def get_organization(org: str, state: State) -> JSONResponse:
 
 
 @router.post("/organizations/{org}/credits")
-async def adjust_credits(org: str, body: CreditAdjustment, state: State) -> JSONResponse:
+async def adjust_credits(request: Request, org: str, body: CreditAdjustment, state: State) -> JSONResponse:
     async with state.sessions.begin() as session:
         found = await _find(session, org)
         try:
-            balance = await operator.adjust_credits(session, found.id, body.amount, body.note)
+            balance = await operator.adjust_credits(
+                session, found.id, body.amount, body.note, actor=actors.operator(request)
+            )
         except ValueError as exc:
             issue = {"code": "custom", "path": ["amount"], "message": f"amount: {exc}"}
             raise ApiError(400, "Validation of body failed", [issue]) from None
@@ -181,29 +186,31 @@ async def adjust_credits(org: str, body: CreditAdjustment, state: State) -> JSON
 
 
 @router.put("/organizations/{org}/tier")
-async def set_tier(org: str, body: TierChange, state: State) -> JSONResponse:
+async def set_tier(request: Request, org: str, body: TierChange, state: State) -> JSONResponse:
     async with state.sessions.begin() as session:
         found = await _find(session, org)
-        await operator.set_tier(session, found.id, body.tier)
+        await operator.set_tier(session, found.id, body.tier, actor=actors.operator(request))
     return JSONResponse({"tier": body.tier})
 
 
 @router.post("/organizations/{org}/keys", status_code=201)
-async def create_key(org: str, body: KeyCreate, state: State) -> JSONResponse:
+async def create_key(request: Request, org: str, body: KeyCreate, state: State) -> JSONResponse:
     """A new key; the response is the only place its secret is ever shown."""
     async with state.sessions.begin() as session:
         found = await _find(session, org)
-        record, plain = await repository.create_key(session, found.id, name=body.name)
+        record, plain = await repository.create_key(
+            session, found.id, name=body.name, actor=actors.operator(request)
+        )
         view = {**_key_view(record), "key": plain}
     return JSONResponse(view, status_code=201)
 
 
 @router.delete("/keys/{key_id}")
-async def revoke_key(key_id: str, state: State) -> JSONResponse:
+async def revoke_key(request: Request, key_id: str, state: State) -> JSONResponse:
     """Revoke a key (by id or displayed prefix); requests with it get 401 within seconds."""
     async with state.sessions.begin() as session:
         try:
-            record = await repository.revoke_key(session, key_id)
+            record = await repository.revoke_key(session, key_id, actor=actors.operator(request))
         except repository.NotFound as exc:
             raise ApiError(404, str(exc)) from None
         view = _key_view(record)
@@ -216,7 +223,7 @@ def _needs_test_mode(state: AppState) -> None:
 
 
 @router.put("/organizations/{org}/simulation")
-async def set_simulation(org: str, body: SimulationSet, state: State) -> JSONResponse:
+async def set_simulation(request: Request, org: str, body: SimulationSet, state: State) -> JSONResponse:
     """A standing simulation, as `taxiway simulate set` stores it."""
     _needs_test_mode(state)
     try:
@@ -227,16 +234,17 @@ async def set_simulation(org: str, body: SimulationSet, state: State) -> JSONRes
     async with state.sessions.begin() as session:
         found = await _find(session, org)
         key_id = await _own_key(session, found, body.keyId)
-        await policy.store(session, found.id, key_id, chosen)
+        await policy.store(session, found.id, key_id, chosen, actor=actors.operator(request))
     return JSONResponse({"keyId": key_id, "settings": chosen.describe()})
 
 
 @router.delete("/organizations/{org}/simulation", status_code=204)
-async def clear_simulation(org: str, state: State, keyId: str | None = None) -> Response:
+async def clear_simulation(request: Request, org: str, state: State, keyId: str | None = None) -> Response:
     _needs_test_mode(state)
     async with state.sessions.begin() as session:
         found = await _find(session, org)
-        await policy.store(session, found.id, await _own_key(session, found, keyId), None)
+        key_id = await _own_key(session, found, keyId)
+        await policy.store(session, found.id, key_id, None, actor=actors.operator(request))
     return Response(status_code=204)
 
 

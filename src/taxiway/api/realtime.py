@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
-from taxiway.api import idempotency
+from taxiway.api import actors, idempotency
 from taxiway.api.auth import CurrentPrincipal, State, bearer_token
 from taxiway.api.avatars import StrictBody, documented_body, parse_body, preset_id
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
@@ -252,7 +252,7 @@ async def create_session(
     body = parse_body(SessionCreate, raw, data, UNION_TAGS)
     params = canonical_params(body, state.settings.allow_private_networks)
     try:
-        row = await service.create(principal, params)
+        row = await service.create(principal, params, actors.api_key(request, principal))
     except SessionRefused as exc:
         raise _refused(exc) from None
     return JSONResponse({"id": row.id})

@@ -365,3 +365,93 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_idempotency_keys_expires", "organization_id", "expires_at"),)
+
+
+class AuditEvent(Base):
+    """One change to an organization's account, recorded by the domain function that made it (keys,
+    credits, tier, routers, sessions), whoever called it: the API, the operator API or the CLI."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # One of the SDK's audit-log actions (`audit.actions.ACTIONS`).
+    action: Mapped[str] = mapped_column(String(64))
+    # Who: "api_key" (actor_key_id set), "operator" (the operator API), "cli" or "system".
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_key_id: Mapped[str | None] = mapped_column(String(36))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    # The SDK's metadata keys ("Amount", "Previous value"…) and their values.
+    details: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_audit_events_org_created", "organization_id", "created_at", "id"),)
+
+
+class ModelRouter(Base):
+    """A saved Model Router configuration: the preferences `POST /v1/generate/*` routes by (`slug`)."""
+
+    __tablename__ = "model_routers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    # The settings snapshot as the API shows it (`schemaVersion`, `optimizeFor`, …).
+    settings: Mapped[dict[str, Any]]
+    # Bumped when the settings change (not the name or description).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "slug", name="uq_model_routers_org_slug"),
+        Index("ix_model_routers_org_created", "organization_id", "created_at", "id"),
+    )
+
+
+class RouterRequest(Base):
+    """One routing decision of a router: its filter, capacity and rank steps, and what came of it."""
+
+    __tablename__ = "router_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    router_id: Mapped[str] = mapped_column(ForeignKey("model_routers.id", ondelete="CASCADE"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    request_id: Mapped[str] = mapped_column(String(64))
+    modality: Mapped[str] = mapped_column(String(16))
+    router_version: Mapped[int] = mapped_column(Integer)
+    # routed, no_eligible_model, invalid_request or error.
+    status: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    estimated_credits: Mapped[float | None] = mapped_column(Float)
+    pipeline: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    emptied_by: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_router_requests_router_created", "router_id", "created_at", "id"),)
+
+
+class ModelRunTime(Base):
+    """How long a model's engine takes, measured as its tasks succeed: a moving average of seconds per
+    unit of output (per second of a timed output, else per file), what latency routing ranks by."""
+
+    __tablename__ = "model_run_times"
+
+    endpoint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)
+    seconds_per_unit: Mapped[float] = mapped_column(Float)
+    # "second" (of output audio or video) or "output" (an image, a file).
+    unit: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]

@@ -32,6 +32,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.accounts.repository import Principal
+from taxiway.audit import log as audit
+from taxiway.audit.actions import Action
 from taxiway.avatars import repository as avatars
 from taxiway.avatars.presets import PRESET_AVATARS
 from taxiway.billing import ledger, quotas
@@ -164,8 +166,11 @@ class SessionService:
 
     # -- API operations
 
-    async def create(self, principal: Principal, params: dict[str, Any]) -> RealtimeSession:
-        """`params` is the validated body (camelCase). Raises SessionRefused."""
+    async def create(
+        self, principal: Principal, params: dict[str, Any], actor: audit.Actor | None = None
+    ) -> RealtimeSession:
+        """`params` is the validated body (camelCase); the opening is audited as `actor`'s (by default
+        the calling key's). Raises SessionRefused."""
         integration = params.get("integration")
         if integration is None and self.livekit is None:
             raise SessionRefused(
@@ -207,6 +212,11 @@ class SessionService:
                 raise SessionRefused(exc.status, exc.message) from None
             session.add(row)
             await session.flush()  # the record refers to the session
+            audit.record(
+                session, principal.organization_id, Action.SESSION_OPENED,
+                actor or audit.Actor("api_key", key_id=principal.api_key_id),
+                resource_type="session", resource_id=row.id, details={"Model": MODEL},
+            )  # fmt: skip
             tools = params.get("tools") or []
             session.add(
                 records.new_record(row.id, row.organization_id, params["avatar"], persona.name, tools, now)

@@ -74,6 +74,16 @@ async def count_active(session: AsyncSession, organization_id: str, model: str) 
     return int(count or 0)
 
 
+async def count_in_engines(session: AsyncSession, model: str) -> int:
+    """Tasks of a model that hold or wait for an engine worker, every organization's: its queue depth."""
+    count = await session.scalar(
+        select(func.count(Task.id)).where(
+            Task.model == model, Task.status.in_([TaskStatus.PENDING.value, TaskStatus.RUNNING.value])
+        )
+    )
+    return int(count or 0)
+
+
 @dataclass(frozen=True)
 class TaskFilter:
     """Which of an organization's tasks a listing shows; None fields do not filter."""

@@ -31,7 +31,7 @@ from taxiway.errors import Failure
 from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
-from taxiway.tasks import fairness, inputs, repository
+from taxiway.tasks import fairness, inputs, repository, run_times
 from taxiway.tasks.events import NoObserver, TaskEventKind, TaskObserver, task_event
 from taxiway.tasks.service import output_prefix
 from taxiway.tasks.state import refundable
@@ -295,6 +295,7 @@ class Scheduler:
         # Never more than was reserved: the estimate may already be the measured input's price.
         final = model_spec(task.endpoint, task.model).final_credits(params, seconds, pixels)
         cost = min(task.estimated_credits, final)
+        finished = utcnow()
         async with self._sessions.begin() as session:
             done = await repository.move(
                 session,
@@ -304,8 +305,12 @@ class Scheduler:
                 outputs={"files": files},
                 progress=1.0,
                 cost_credits=cost,
-                finished_at=utcnow(),
+                finished_at=finished,
             )
+            if done and task.simulation is None:  # a simulated delay is not the engine's speed
+                await run_times.record(
+                    session, task.endpoint, task.model, task.started_at, finished, seconds, len(artifacts)
+                )
             if done and cost < task.estimated_credits:
                 # Held at the maximum (e.g. `duration: "auto"`), billed on what was produced.
                 await ledger.refund(

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taxiway.audit import log as audit
+from taxiway.audit.actions import Action
 from taxiway.db.tables import Setting
 from taxiway.testmode.simulate import Simulation, SimulationError, failure_code, parse_duration
 
@@ -70,15 +72,33 @@ def _setting_key(organization_id: str, api_key_id: str | None) -> str:
 
 
 async def store(
-    session: AsyncSession, organization_id: str, api_key_id: str | None, policy: Policy | None
+    session: AsyncSession,
+    organization_id: str,
+    api_key_id: str | None,
+    policy: Policy | None,
+    *,
+    actor: audit.Actor = audit.SYSTEM,
 ) -> None:
+    """Set (or with None clear) the standing simulation of an organization or one of its keys."""
     key = _setting_key(organization_id, api_key_id)
+    previous = await stored(session, organization_id, api_key_id)
     if policy is None:
         existing = await session.get(Setting, key)
         if existing is not None:
             await session.delete(existing)
-        return
-    await session.merge(Setting(key=key, value=json.dumps(asdict(policy))))
+    else:
+        await session.merge(Setting(key=key, value=json.dumps(asdict(policy))))
+    if previous != policy:
+        details = {
+            "Setting": "test-mode simulation",
+            "Operation": "cleared" if policy is None else "set",
+            "Previous value": previous.describe() if previous else None,
+            "New value": policy.describe() if policy else None,
+        }
+        audit.record(
+            session, organization_id, Action.SETTINGS_CHANGED, actor, resource_type="simulation",
+            resource_id=api_key_id or organization_id, details=details,
+        )  # fmt: skip
 
 
 async def stored(session: AsyncSession, organization_id: str, api_key_id: str | None) -> Policy | None:

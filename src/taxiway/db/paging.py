@@ -1,0 +1,20 @@
+"""Keyset pages, newest first: rows strictly before the last one served, by (moment, id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+# (moment, id) of the last row served; ids are strings or the ledger's integers.
+After = tuple[datetime, Any]
+
+
+def before(
+    moment: InstrumentedAttribute[datetime], key: InstrumentedAttribute[Any], after: After
+) -> ColumnElement[bool]:
+    """Rows that come after `after` in a (moment, id) descending order."""
+    last_moment, last_key = after
+    return or_(moment < last_moment, and_(moment == last_moment, key < last_key))
