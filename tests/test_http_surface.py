@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
+import runwayml.resources
 from runwayml import AuthenticationError, BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import png
@@ -221,6 +223,31 @@ def test_oversized_chunked_body_is_413(server: Server) -> None:
     assert response.status_code == 413
 
 
+SDK_CALL = re.compile(
+    r'self\._(get_api_list|get|post|patch|put|delete)\(\s*(?:path_template\(\s*)?f?"(/v1/[^"]*)"'
+)
+
+
+def sdk_operations() -> set[tuple[str, str]]:
+    """Every (method, path) the official Python SDK can send, path parameters as `{}`."""
+    found = set()
+    for source in Path(runwayml.resources.__file__).parent.rglob("*.py"):
+        for call, path in SDK_CALL.findall(source.read_text()):
+            method = "GET" if call == "get_api_list" else call.upper()
+            found.add((method, re.sub(r"\{[^}]*\}", "{}", path)))
+    return found
+
+
+def test_the_sdk_surface_is_read_from_its_resources() -> None:
+    operations = sdk_operations()
+    assert len(operations) == 66  # runwayml 5.24.0
+    assert {
+        ("GET", "/v1/tasks/{}"),
+        ("GET", "/v1/routers/{}/requests"),
+        ("GET", "/v1/workflow_invocations/{}"),
+    } <= operations
+
+
 def test_openapi_and_docs(server: Server) -> None:
     schema = httpx.get(f"{server.base_url}/openapi.json", timeout=120).json()  # built on first request
     body = schema["paths"]["/v1/text_to_image"]["post"]["requestBody"]["content"]["application/json"][
@@ -230,6 +257,12 @@ def test_openapi_and_docs(server: Server) -> None:
     assert {"gen4_image", "gen4_image_turbo", "gemini_2.5_flash"} <= set(body["discriminator"]["mapping"])
     assert "/v1/tasks/{task_id}" in schema["paths"]
     assert httpx.get(f"{server.base_url}/docs").status_code == 200
+    served = {
+        (method.upper(), re.sub(r"\{[^}]*\}", "{}", path))
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+    assert sdk_operations() - served == set()
 
     # Bodies parsed by hand are described too, and every reference resolves.
     for path, method, name in [

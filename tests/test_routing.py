@@ -9,10 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from runwayml.types.organization.webapp import AuditLogRetrieveResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taxiway.accounts.repository import Principal, create_key, create_organization, revoke_key
+from taxiway.api import webapp
 from taxiway.audit import log as audit
 from taxiway.billing import operator
 from taxiway.catalog import CATALOG
@@ -403,3 +405,12 @@ async def test_account_changes_are_audited_with_their_actor(
     assert revoked.details["API account"] == f"{key.prefix} (ci)"
     assert events[4].details["Amount"] == -250 and events[4].details["Direction"] == "out"
     assert [e.details["Operation"] for e in events[-3:]] == ["created", "updated", "deleted"]
+    # As the web-app audit log shows it: the command line's user, no client address.
+    view = webapp.event_view((revoked, None, None), (7, "ops-workspace"), detailed=True)
+    shown = AuditLogRetrieveResponse.model_validate(view)
+    assert (shown.actor_username, shown.client_ip_address, shown.metadata.application) == (
+        "ops",
+        "",
+        "taxiway command line",
+    )
+    assert audit.command_line().kind == "cli"

@@ -95,8 +95,8 @@ def _route(modality: Modality) -> Any:
 
     async def create(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
         raw, data = await read_json_object(request)
-        once = idempotency.guard(request, principal, data)
-        replayed = await once.replay(state)  # the same request again: its first answer, no new decision
+        # The same request again: its first answer, and no new decision.
+        once, replayed = await idempotency.open_guard(request, principal, state, data)
         if replayed is not None:
             return replayed
         body = parse_body(model, raw, data, UNION_TAGS)

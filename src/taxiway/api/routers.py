@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from taxiway.api import actors, paging
+from taxiway.api import actors, idempotency, paging
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import documented_body, parse_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
@@ -68,6 +68,7 @@ def _taken(slug: str) -> ApiError:
     summary="Create a Model Router",
     openapi_extra=documented_body(RouterCreate),
 )
+@idempotency.idempotent
 async def create_router(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     raw, data = await read_json_object(request)
     body = parse_body(RouterCreate, raw, data, NO_TAGS)

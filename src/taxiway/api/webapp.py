@@ -18,6 +18,7 @@ from taxiway.accounts.repository import Principal, workspace_id
 from taxiway.api import paging
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
+from taxiway.api.input_limits import in_date_range
 from taxiway.api.schemas import error_responses
 from taxiway.audit import log as audit
 from taxiway.audit.actions import ACTIONS
@@ -48,6 +49,10 @@ def _moment(name: str, text: str | None) -> datetime | None:
         value = _MOMENT.validate_python(text)
     except ValidationError:
         raise _query_error(name, "must be an ISO-8601 date or datetime") from None
+    try:
+        in_date_range(value)
+    except ValueError as exc:
+        raise _query_error(name, str(exc)) from None
     if not isinstance(value, datetime):
         return datetime.combine(value, time(), tzinfo=UTC)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -137,7 +142,8 @@ async def list_usage(
 _USERNAMES = {"operator": "operator", "system": "taxiway"}
 
 
-def _event(row: audit.EventRow, workspace: tuple[int, str], detailed: bool) -> dict[str, Any]:
+def event_view(row: audit.EventRow, workspace: tuple[int, str], detailed: bool) -> dict[str, Any]:
+    """An event as the SDK's AuditLogListResponse, or with `detailed` its AuditLogRetrieveResponse."""
     event, prefix, revoked_at = row
     if event.actor_kind == "api_key":
         username = prefix
@@ -198,7 +204,7 @@ async def list_audit_logs(
         limit,
         AUDIT_ORDER,
         lambda row: (row[0].created_at, row[0].id),
-        lambda row: _event(row, workspace, detailed=False),
+        lambda row: event_view(row, workspace, detailed=False),
     )
 
 
@@ -212,4 +218,4 @@ async def get_audit_log(
         row = await audit.get_event(session, principal.organization_id, event_id)
     if row is None:
         raise ApiError(404, "Could not find audit log entry")
-    return JSONResponse(_event(row, workspace, detailed=True))
+    return JSONResponse(event_view(row, workspace, detailed=True))

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.audit.actions import Action
 from taxiway.clock import utcnow
-from taxiway.db.paging import After, before
+from taxiway.db.paging import After, newest_first
 from taxiway.db.tables import ApiKey, AuditEvent
 
 ActorKind = Literal["api_key", "operator", "cli", "system"]
@@ -133,9 +133,7 @@ async def list_events(
         query = query.where(AuditEvent.created_at >= where.since)
     if where.until is not None:
         query = query.where(AuditEvent.created_at < where.until)
-    if after is not None:
-        query = query.where(before(AuditEvent.created_at, AuditEvent.id, after))
-    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+    query = newest_first(query, AuditEvent.created_at, AuditEvent.id, limit, after)
     return [(event, prefix, revoked) for event, prefix, revoked in (await session.execute(query)).all()]
 
 

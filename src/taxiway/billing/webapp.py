@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.billing.ledger import EntryKind
-from taxiway.db.paging import After, before
+from taxiway.db.paging import After, newest_first
 from taxiway.db.tables import ApiKey, LedgerEntry, RealtimeSession, Task
 
 _COLUMNS = (
@@ -63,9 +63,7 @@ async def usage_rows(
             LedgerEntry.created_at < until,
         )
     )
-    if after is not None:
-        query = query.where(before(LedgerEntry.created_at, LedgerEntry.id, after))
-    query = query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit)
+    query = newest_first(query, LedgerEntry.created_at, LedgerEntry.id, limit, after)
     rows = (await session.execute(query)).all()
     return [
         UsageRow(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.clock import iso_millis, utcnow
-from taxiway.db.paging import After, before
+from taxiway.db.paging import After, newest_first
 from taxiway.db.tables import ModelRouter, RouterRequest
 from taxiway.routing.data import Modality, provider
 from taxiway.routing.decide import Decision
@@ -76,7 +76,5 @@ async def page(
 ) -> list[RouterRequest]:
     """Newest first, after `(created_at, id)` of the last decision served."""
     query = select(RouterRequest).where(RouterRequest.router_id == router_id)
-    if after is not None:
-        query = query.where(before(RouterRequest.created_at, RouterRequest.id, after))
-    query = query.order_by(RouterRequest.created_at.desc(), RouterRequest.id.desc()).limit(limit)
+    query = newest_first(query, RouterRequest.created_at, RouterRequest.id, limit, after)
     return list(await session.scalars(query))

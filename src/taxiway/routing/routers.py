@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taxiway.audit import log as audit
 from taxiway.audit.actions import Action
 from taxiway.clock import utcnow
-from taxiway.db.paging import After, before
+from taxiway.db.paging import After, newest_first
 from taxiway.db.tables import ModelRouter
 from taxiway.routing.settings import RouterCreate, RouterUpdate, merged, snapshot
 
@@ -114,7 +114,5 @@ async def page(
 ) -> list[ModelRouter]:
     """Newest first, after `(created_at, id)` of the last router served."""
     query = select(ModelRouter).where(ModelRouter.organization_id == organization_id)
-    if after is not None:
-        query = query.where(before(ModelRouter.created_at, ModelRouter.id, after))
-    query = query.order_by(ModelRouter.created_at.desc(), ModelRouter.id.desc()).limit(limit)
+    query = newest_first(query, ModelRouter.created_at, ModelRouter.id, limit, after)
     return list(await session.scalars(query))

@@ -15,7 +15,6 @@ const listed = [];
 for await (const router of client.routers.list({ limit: 1 })) listed.push(router);
 
 const image = await client.generate.image.create({ configId: 'node-stills', input: { promptText: 'a red kite' } });
-const imageTask = await client.tasks.retrieve(image.id).waitForTaskOutput({ timeout: 120_000 });
 const blocker = await client.textToImage.create(
   { model: 'gen4_image', promptText: 'held', ratio: '1280:720' },
   { headers: held },
@@ -24,11 +23,17 @@ const fallback = await client.generate.image.create({ configId: 'node-stills', i
 await client.tasks.delete(blocker.id);
 
 const cheap = await client.routers.create({ slug: 'node-cheap' });
-const video = await client.generate.video.create({ configId: 'node-cheap', input: { promptText: 'waves', duration: 2 } });
-const audio = await client.generate.audio.create({
-  configId: 'node-cheap',
-  input: { promptText: 'rain on a tin roof', type: 'audio', duration: 2 },
-});
+const video = await client.generate.video.create(
+  { configId: 'node-cheap', input: { promptText: 'waves', duration: 2 } },
+  { headers: held },
+);
+const audio = await client.generate.audio.create(
+  { configId: 'node-cheap', input: { promptText: 'rain on a tin roof', type: 'audio', duration: 2 } },
+  { headers: held },
+);
+
+// Routed tasks are ordinary tasks (the Python SDK waits for one): cancelled here, refunded.
+for (const task of [image, fallback, video, audio]) await client.tasks.delete(task.id);
 
 const requests = [];
 for await (const decision of client.routers.listRequests(created.id, { limit: 10 })) requests.push(decision);
@@ -46,7 +51,7 @@ const revoked = await client.organization.webapp.auditLogs.retrieve(page.data[0]
 
 process.stdout.write(
   JSON.stringify({
-    created, updated, retrieved, listed, image, imageTask, fallback, video, audio,
+    created, updated, retrieved, listed, image, fallback, video, audio,
     requests: [...requests, ...cheapRequests], deleted, usage, revoked,
   }),
 );
