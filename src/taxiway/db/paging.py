@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 # (moment, id) of the last row served; ids are strings or the ledger's integers.
 After = tuple[datetime, Any]
-Query = TypeVar("Query", bound=Select[Unpack[tuple[Any, ...]]])
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
 
 
 def before(

@@ -1,7 +1,7 @@
 """model routers and their routing decisions, measured model run times, the organization audit log
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0014
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0006"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
