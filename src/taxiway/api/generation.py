@@ -60,6 +60,13 @@ async def read_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
     return raw, data
 
 
+async def read_optional_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
+    """As `read_json_object`, for bodies whose every field is optional: an empty body reads as `{}`."""
+    if not (await request.body()).strip():
+        return b"{}", {}
+    return await read_json_object(request)
+
+
 def validate_body(endpoint: str, raw: bytes, data: dict[str, Any]) -> dict[str, Any]:
     """The validated body, camelCase and without nulls, as it is stored and handed to engines.
 

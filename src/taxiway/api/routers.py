@@ -13,7 +13,7 @@ from taxiway.api import actors, idempotency, paging
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import documented_body, parse_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
-from taxiway.api.generation import read_json_object
+from taxiway.api.generation import read_json_object, read_optional_json_object
 from taxiway.api.schemas import error_responses
 from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT
 from taxiway.clock import iso_millis
@@ -111,12 +111,11 @@ async def get_router(router_id: str, principal: CurrentPrincipal, state: State) 
 async def update_router(
     router_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
-    raw = await request.body()
-    data = (await read_json_object(request))[1] if raw.strip() else {}
+    raw, data = await read_optional_json_object(request)
     if "slug" in data:
         issue = {"code": "custom", "path": ["slug"], "message": "slug: is immutable; create a new router"}
         raise ApiError(400, VALIDATION_FAILED, [issue])
-    body = parse_body(RouterUpdate, raw if raw.strip() else b"{}", data, NO_TAGS)
+    body = parse_body(RouterUpdate, raw, data, NO_TAGS)
     try:
         async with state.sessions.begin() as session:
             row = await routers.get(session, principal.organization_id, router_id)

@@ -19,7 +19,7 @@ from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
-from taxiway.api.generation import read_json_object
+from taxiway.api.generation import read_optional_json_object
 from taxiway.api.schemas import error_responses
 from taxiway.api.tasks import output_urls
 from taxiway.billing import ledger
@@ -120,8 +120,7 @@ def _node_outputs(data: Mapping[str, Any]) -> Mapping[str, Any]:
 async def run_workflow(
     workflow_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
-    raw = await request.body()
-    data = (await read_json_object(request))[1] if raw.strip() else {}
+    _, data = await read_optional_json_object(request)
     once, replayed = await idempotency.open_guard(request, principal, state, data)
     if replayed is not None:
         return replayed

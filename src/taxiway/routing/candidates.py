@@ -269,6 +269,13 @@ class _Request:
                 self.origins[(name, index)] = origin
         self.body[name] = values
 
+    def media_or_reject(self, name: str, kind: str, uris: Sequence[tuple[str, Path]], message: str) -> None:
+        """The input's list `name` goes to the model's field of that name, if it has one."""
+        if self.has(name):
+            self.typed_items(name, kind, uris)
+        else:
+            self.reject(Filter.INPUT_SUPPORT, ("input", name), message)
+
     def default_number(self, name: str, target: float) -> None:
         """Fill a required numeric field the input left out with its allowed value nearest `target`."""
         if name in self.required and name not in self.body:
@@ -383,11 +390,8 @@ def _image(spec: ModelSpec, given: ImageInput) -> Mapped:
     request.prompt(given.promptText)
     request.ratio(Modality.IMAGE, given.aspectRatio, given.resolution)
     if given.referenceImages:
-        if request.has("referenceImages"):
-            uris = [(r.uri, ("input", "referenceImages", i)) for i, r in enumerate(given.referenceImages)]
-            request.typed_items("referenceImages", "image", uris)
-        else:
-            request.reject(Filter.INPUT_SUPPORT, ("input", "referenceImages"), "takes no reference images")
+        uris = [(r.uri, ("input", "referenceImages", i)) for i, r in enumerate(given.referenceImages)]
+        request.media_or_reject("referenceImages", "image", uris, "takes no reference images")
     if given.outputCount is not None and (given.outputCount != 1 or request.has("outputCount")):
         request.put_or_reject(
             "outputCount", given.outputCount, ("input", "outputCount"), Filter.CAPABILITY,
@@ -443,16 +447,10 @@ def _video_media(request: _Request, given: VideoInput) -> None:
             request.put(name, video.uri, ("input", "referenceVideos", i, "uri"))
     extra = [(video.uri, ("input", "referenceVideos", i)) for i, video in videos if video.role == "reference"]
     if extra:
-        if request.has("referenceVideos"):
-            request.typed_items("referenceVideos", "video", extra)
-        else:
-            request.reject(Filter.INPUT_SUPPORT, ("input", "referenceVideos"), "takes no reference videos")
+        request.media_or_reject("referenceVideos", "video", extra, "takes no reference videos")
     if given.referenceAudio:
-        if request.has("referenceAudio"):
-            uris = [(a.uri, ("input", "referenceAudio", i)) for i, a in enumerate(given.referenceAudio)]
-            request.typed_items("referenceAudio", "audio", uris)
-        else:
-            request.reject(Filter.INPUT_SUPPORT, ("input", "referenceAudio"), "takes no reference audio")
+        uris = [(a.uri, ("input", "referenceAudio", i)) for i, a in enumerate(given.referenceAudio)]
+        request.media_or_reject("referenceAudio", "audio", uris, "takes no reference audio")
     if given.keyframes:
         request.put_or_reject(
             "keyframes", plain(given.keyframes), ("input", "keyframes"), Filter.INPUT_SUPPORT,
@@ -537,11 +535,8 @@ def _audio(spec: ModelSpec, given: AudioInput) -> Mapped:
     elif given.loop is False and request.has("loop"):
         request.put("loop", False, ("input", "loop"))
     if given.referenceAudios:
-        if request.has("referenceAudios"):
-            uris = [(a.uri, ("input", "referenceAudios", i)) for i, a in enumerate(given.referenceAudios)]
-            request.typed_items("referenceAudios", "audio", uris)
-        else:
-            request.reject(Filter.INPUT_SUPPORT, ("input", "referenceAudios"), "takes no reference audio")
+        uris = [(a.uri, ("input", "referenceAudios", i)) for i, a in enumerate(given.referenceAudios)]
+        request.media_or_reject("referenceAudios", "audio", uris, "takes no reference audio")
     return _finish(request, Modality.AUDIO, lambda _effective: {"type": given.type, "voice": voice})
 
 
