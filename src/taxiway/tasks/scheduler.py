@@ -262,7 +262,11 @@ class Scheduler:
             artifacts = await loop.run_in_executor(self._executor, run, request, context)
             await self._succeed(task, artifacts)
         except TaskCancelled:
-            log.debug("task %s stopped", task.id)
+            log.info(
+                "task %s stopped: deleted while its engine ran",
+                task.id,
+                extra={"event": "task.stopped", "task_id": task.id},
+            )
         except Failure as failure:
             async with self._sessions.begin() as session:
                 report = await self._fail(session, task, failure.code, failure.message)
