@@ -11,6 +11,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -503,7 +504,9 @@ def test_sdk_flow_generates_cancels_and_reports(gpu_server: Server, folders: dic
         timeout=60,
         check=True,
     ).stdout
-    rows = {line.split("│")[2].strip(): line for line in listing.splitlines() if line.count("│") > 6}
+    # Columns are separated by runs of spaces; the model is the second.
+    cells = [re.split(r"\s{2,}", line.strip()) for line in listing.splitlines()]
+    rows = {row[1]: "  ".join(row) for row in cells if len(row) > 5 and row[0].startswith("/v1/")}
     assert "diffusers-image" in rows["gen4_image"] and "FluxPipeline, resident, warm" in rows["gen4_image"]
     assert f"warmed {folders['wan']}" in gpu_server.log()  # at start-up, before any request
     assert "missing" in rows["gemini_2.5_flash"]
