@@ -212,6 +212,9 @@ def test_long_text_is_read_sentence_by_sentence() -> None:
     pieces = tts.split_sentences(tts.normalize_text(text))
     assert all(len(piece) <= tts.MAX_SENTENCE_CHARS for piece, _ in pieces)
     assert [piece for piece, _ in pieces][-2:] == ["Short one!", "Done?"]
+    unbroken = tts.split_sentences("0" * 1000 + ". Then words.")  # no space to cut at: sliced
+    assert "".join(piece for piece, _ in unbroken[:-1]) == "0" * 1000 + "."
+    assert all(len(piece) <= tts.MAX_SENTENCE_CHARS for piece, _ in unbroken)
     engine_context, seen = recording_context()
     artifacts = TextToSpeechEngine(ENGINE_CACHE).run(tts_request("One. Two. Three!", "Pip"), engine_context)
     assert seen == sorted(seen) and seen[0] == 0.0 and seen[-1] == 1.0 and len(seen) >= 5

@@ -96,6 +96,7 @@ def test_unknown_route_is_404_json(server: Server) -> None:
         ("PUT", "/v1/voices", "GET, POST"),
         ("GET", "/v1/realtime_sessions/x/consume", "OPTIONS, POST"),
         ("DELETE", "/v1/text_to_image", "POST"),
+        ("GET", "/v1/voices/preview", "POST"),  # a concrete path, never the voice named "preview"
     ],
 )
 def test_wrong_method_is_405_json_allowing_every_method(
@@ -276,6 +277,11 @@ def test_openapi_and_docs(server: Server) -> None:
         assert content["schema"] == {"$ref": f"#/components/schemas/{name}"}
     components = schema["components"]["schemas"]
     assert {"model", "avatar"} <= set(components["SessionCreate"]["required"])
+    # What the server refuses, the schema does not offer: no null where null is a 400, no empty update.
+    assert "anyOf" not in components["AvatarUpdate"]["properties"]["voice"]
+    assert components["AvatarUpdate"]["properties"]["startScript"]["anyOf"][1] == {"type": "null"}
+    assert components["DocumentUpdate"]["minProperties"] == 1
+    assert "NUL" in schema["info"]["description"]
     references = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(schema)))
     assert references <= set(components), references - set(components)
 

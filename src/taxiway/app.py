@@ -83,6 +83,7 @@ def create_app(
         title="taxiway",
         version=__version__,
         summary="A self-hosted, drop-in implementation of the Runway developer API (version 2024-11-06).",
+        description=input_limits.RULES_FOR_EVERY_REQUEST,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -111,7 +112,13 @@ def openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, plus the request bodies parsed by hand (the catalog's, avatars', documents',
     sessions'), which it cannot infer."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
         bodies, components = generation.request_body_schemas()
         recipe_bodies, recipe_components = recipes.request_body_schemas()
         bodies.update(recipe_bodies)

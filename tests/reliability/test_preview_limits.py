@@ -3,7 +3,9 @@ once and twenty a minute; past that a 429 in the API's shape, with Retry-After. 
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from runwayml import RateLimitError
@@ -12,6 +14,7 @@ from support.clients import sdk
 from support.server import READY_TIMEOUT, Server
 from taxiway.api.errors import ApiError
 from taxiway.api.rate_limits import SlidingWindow
+from taxiway.voices import processing
 
 PROMPT = "a calm, warm voice of a woman, speaking slowly"
 
@@ -52,3 +55,14 @@ def test_the_window_counts_per_organization() -> None:
         window.acquire("b")  # two at once is the most
     now[0] = 60.0
     window.acquire("a")
+
+
+async def test_a_preview_never_waits_behind_voices_being_made(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Its client waits for it: with every background slot taken (voices queued behind), it still runs."""
+    monkeypatch.setattr(processing, "speak", lambda preset, cache: processing.Preview(b"mp3", 1.5))
+    voices = processing.VoiceProcessor(None, None, None, cache=tmp_path, concurrency=1)  # type: ignore[arg-type]
+    async with voices._slots:  # a voice being made holds the only background slot
+        made = await asyncio.wait_for(voices.preview(PROMPT), timeout=READY_TIMEOUT)
+    assert made.seconds == 1.5

@@ -47,6 +47,18 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _without_null(schema: dict[str, Any]) -> None:
+    kept = [branch for branch in schema.pop("anyOf") if branch != {"type": "null"}]
+    schema.pop("default", None)
+    schema.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+
+
+def omittable(**constraints: Any) -> Any:
+    """A `X | None` field that may be left out but is refused as null by its route: /openapi.json
+    documents it without null (or a null default), so schema-driven clients never send one."""
+    return Field(default=None, json_schema_extra=_without_null, **constraints)
+
+
 def preset_id(known: Collection[str]) -> Any:
     """A preset id, refused with the real API's Zod wording that lists the options."""
 
@@ -83,12 +95,12 @@ class AvatarCreate(StrictBody):
 
 
 class AvatarUpdate(StrictBody):
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
-    personality: str | None = Field(default=None, min_length=1, max_length=PERSONALITY_MAX)
-    referenceImage: str | None = Field(default=None, min_length=1)
-    voice: Voice | None = None
-    documentIds: list[str] | None = None
-    imageProcessing: Literal["optimize", "none"] | None = None
+    name: str | None = omittable(min_length=1, max_length=NAME_MAX)
+    personality: str | None = omittable(min_length=1, max_length=PERSONALITY_MAX)
+    referenceImage: str | None = omittable(min_length=1)
+    voice: Voice | None = omittable()
+    documentIds: list[str] | None = omittable()
+    imageProcessing: Literal["optimize", "none"] | None = omittable()
     startScript: str | None = Field(default=None, max_length=START_SCRIPT_MAX)
 
 

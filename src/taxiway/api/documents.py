@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
@@ -22,6 +22,7 @@ from taxiway.api.avatars import (
     cursor_after,
     documented_body,
     knowledge_error,
+    omittable,
     parse_body,
 )
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
@@ -48,8 +49,10 @@ class DocumentCreate(StrictBody):
 
 
 class DocumentUpdate(StrictBody):
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
-    content: str | None = Field(default=None, min_length=1, max_length=CONTENT_MAX)
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # name, content or both
+
+    name: str | None = omittable(min_length=1, max_length=NAME_MAX)
+    content: str | None = omittable(min_length=1, max_length=CONTENT_MAX)
 
 
 def render_document(

@@ -24,6 +24,12 @@ NUL_MESSAGE = "must not contain NUL characters (\\u0000)"
 EARLIEST = date(1970, 1, 1)
 LATEST = date(9000, 12, 31)
 DATE_RANGE_MESSAGE = f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
+# What no per-field schema repeats: /openapi.json states it once, in its description.
+RULES_FOR_EVERY_REQUEST = (
+    f"Every request: no text (a JSON string or key, a path or query parameter) may contain a NUL character "
+    f"(U+0000), JSON bodies nest at most {MAX_JSON_DEPTH} levels deep, and dates lie between "
+    f"{EARLIEST.isoformat()} and {LATEST.isoformat()}; anything else is a 400 naming the field."
+)
 REQUEST_FAILED = "Validation of request failed"
 BODY_FAILED = "Validation of body failed"
 

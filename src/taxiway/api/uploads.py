@@ -28,6 +28,7 @@ from taxiway.assets.errors import ProbeError
 from taxiway.assets.kinds import AssetKind
 from taxiway.assets.probe import probe
 from taxiway.assets.uploads import (
+    FILENAME_PATTERN,
     MAX_FILENAME_LENGTH,
     MAX_UPLOAD_BYTES,
     MIN_UPLOAD_BYTES,
@@ -53,7 +54,11 @@ _EXTENSIONS = ", ".join(f".{ext}" for kind in AssetKind for ext in kind.rules.ex
 class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    filename: str = Field(min_length=1, max_length=MAX_FILENAME_LENGTH)
+    filename: str = Field(
+        min_length=1,
+        max_length=MAX_FILENAME_LENGTH,
+        json_schema_extra={"pattern": FILENAME_PATTERN, "description": f"Extensions: {_EXTENSIONS}"},
+    )
     type: Literal["ephemeral"]
 
 

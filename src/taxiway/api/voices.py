@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
-from taxiway.api.avatars import blob_urls, cursor_after, documented_body
+from taxiway.api.avatars import blob_urls, cursor_after, documented_body, omittable
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
 from taxiway.api.rate_limits import SlidingWindow
@@ -31,6 +32,17 @@ from taxiway.engines.audio.voice_clone import MAX_SECONDS, MIN_SECONDS
 from taxiway.voices import processing, repository
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
+
+
+class _VoiceId(StringConvertor):
+    """Any path segment but `preview`: as OpenAPI matches paths, `/v1/voices/preview` is its own
+    resource (GET there is a 405 that allows POST), never a voice named "preview"."""
+
+    regex = "(?!preview$)[^/]+"
+
+
+register_url_convertor("voice_id", _VoiceId())
+VOICE = "/{voice_id:voice_id}"
 
 VOICE_NOT_FOUND = "Could not find Voice"
 NAME_MAX = 100
@@ -73,7 +85,7 @@ class VoiceUpdate(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    name: str | None = omittable(min_length=1, max_length=NAME_MAX)
     description: str | None = Field(default=None, min_length=1, max_length=DESCRIPTION_MAX)
 
 
@@ -198,7 +210,7 @@ async def preview_voice(request: Request, principal: CurrentPrincipal, state: St
     return JSONResponse({"url": blob_urls(request, state)(key), "durationSecs": round(made.seconds, 3)})
 
 
-@router.get("/{voice_id}", responses=_RESPONSES, summary="Get a voice")
+@router.get(VOICE, responses=_RESPONSES, summary="Get a voice")
 async def get_voice(
     voice_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
@@ -210,7 +222,7 @@ async def get_voice(
 
 
 @router.patch(
-    "/{voice_id}",
+    VOICE,
     responses=_RESPONSES,
     openapi_extra=documented_body(VoiceUpdate),
     summary="Rename a voice or change its description (`description: null` clears it)",
@@ -235,7 +247,7 @@ async def update_voice(
     return JSONResponse(render_voice(voice, blob_urls(request, state)))
 
 
-@router.delete("/{voice_id}", status_code=204, responses=_RESPONSES, summary="Delete a voice")
+@router.delete(VOICE, status_code=204, responses=_RESPONSES, summary="Delete a voice")
 async def delete_voice(voice_id: str, principal: CurrentPrincipal, state: State) -> Response:
     """Avatars that use the voice keep it, shown as `deleted: true`; their calls speak with a preset."""
     async with state.sessions.begin() as session:

@@ -87,6 +87,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+# `upload_kind`'s rule as a JSON-schema pattern (ECMA and Python alike): the last path part (either
+# slash; trailing slashes and `.` parts do not count) is a name, a dot and a known extension, any case.
+FILENAME_PATTERN = (
+    r"^(?:[\s\S]*[/\\])?[^/\\]+\.(?:"
+    + "|".join(_any_case(ext) for kind in AssetKind for ext in kind.rules.extensions)
+    + r")(?:[/\\]+\.?)*$"
+)
+
+
 def upload_kind(filename: str) -> tuple[AssetKind, str, str] | None:
     """Kind, media type and extension that a filename declares; None for unsupported extensions."""
     suffix = PurePosixPath(filename.replace("\\", "/")).suffix.lower().lstrip(".")

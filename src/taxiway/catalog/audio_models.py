@@ -54,7 +54,13 @@ class SpeechMedia(StrictModel):
     uri: Uri
 
 
-LanguageCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+# Any BCP 47-looking code is read (so the message below can name the languages); /openapi.json lists
+# only the languages a voice speaks, as `language_spoken` refuses the rest.
+_SPOKEN = "|".join("".join(f"[{c.upper()}{c}]" for c in code) for code in TTS_LANGUAGES)
+SPOKEN_PATTERN = f"^(?:{_SPOKEN})(-[A-Za-z0-9]{{2,8}})*$"
+LanguageCode = Annotated[
+    str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", json_schema_extra={"pattern": SPOKEN_PATTERN})
+]
 
 
 def language_spoken(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from taxiway.assets.kinds import AssetKind as AssetKind
 
@@ -236,6 +236,47 @@ class Alias:
 
 # A cross-field rule: returns (path, message) for each violation; the API answers 400 with them.
 Check = Callable[[Mapping[str, Any]], list[tuple[list[str | int], str]]]
+
+
+@runtime_checkable
+class SchemaRule(Protocol):
+    """A check that JSON Schema can state too: /openapi.json carries it in the body's `allOf`."""
+
+    def json_schema(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class OnlyWith:
+    """`field` may be given only where `other` is one of `choices`' keys, each mapping to the values
+    `field` may then take (None: any of its own)."""
+
+    field: str
+    other: str
+    choices: Mapping[str, tuple[str, ...] | None]
+
+    def __call__(self, params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+        value, other = params.get(self.field), params.get(self.other)
+        if value is None:
+            return []
+        if other not in self.choices:
+            named = " or ".join(f"'{choice}'" for choice in self.choices)
+            return [([self.field], f"only valid when {self.other} is {named}")]
+        allowed = self.choices[str(other)]
+        if allowed is not None and value not in allowed:
+            listed = ", ".join(f"'{choice}'" for choice in allowed)
+            return [([self.field], f"with {self.other} '{other}' it must be one of {listed}")]
+        return []
+
+    def json_schema(self) -> dict[str, Any]:
+        given = {"required": [self.field], "properties": {self.field: {"not": {"type": "null"}}}}
+        other_in = {"required": [self.other], "properties": {self.other: {"enum": list(self.choices)}}}
+        rules: list[dict[str, Any]] = [{"if": given, "then": other_in}]
+        for choice, allowed in self.choices.items():
+            if allowed is not None:
+                when = {"required": [self.other], "properties": {self.other: {"const": choice}}}
+                values = {"anyOf": [{"enum": list(allowed)}, {"type": "null"}]}
+                rules.append({"if": when, "then": {"properties": {self.field: values}}})
+        return {"allOf": rules}
 
 
 @dataclass(frozen=True)

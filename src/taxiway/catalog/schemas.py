@@ -6,11 +6,11 @@ import re
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, TypeAdapter, create_model
+from pydantic import ConfigDict, Field, TypeAdapter, create_model
 
 from taxiway.catalog.fields import StrictModel
 from taxiway.catalog.index import ENDPOINTS
-from taxiway.catalog.models import ModelSpec
+from taxiway.catalog.models import ModelSpec, SchemaRule
 
 
 def _class_name(endpoint: str, model_id: str) -> str:
@@ -18,12 +18,25 @@ def _class_name(endpoint: str, model_id: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in words if word)
 
 
+def _stated(check: object) -> dict[str, Any] | None:
+    return check.json_schema() if isinstance(check, SchemaRule) else None
+
+
 @cache
 def request_model(endpoint: str, model_id: str) -> type[StrictModel]:
     spec: ModelSpec = next(m for m in ENDPOINTS[endpoint].models if m.id == model_id)
     fields: dict[str, Any] = {"model": (Literal[spec.id], ...)}
     fields.update(spec.fields)
-    model = create_model(_class_name(endpoint, model_id), __base__=StrictModel, **fields)
+    rules = [rule for rule in map(_stated, spec.checks) if rule is not None]
+    base: type[StrictModel] = StrictModel
+    if rules:  # the cross-field rules JSON Schema can state, as the body's `allOf`
+        stated: dict[str, Any] = rules[0] if len(rules) == 1 else {"allOf": rules}
+
+        class RuledModel(StrictModel):
+            model_config = ConfigDict(json_schema_extra=stated)
+
+        base = RuledModel
+    model = create_model(_class_name(endpoint, model_id), __base__=base, **fields)
     model.__doc__ = spec.description or f"{spec.id} on {endpoint}"
     return model
 

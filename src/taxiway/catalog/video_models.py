@@ -29,6 +29,7 @@ from taxiway.catalog.models import (
     Duration,
     EndpointSpec,
     ModelSpec,
+    OnlyWith,
     OutputKind,
     Price,
     Surcharge,
@@ -186,24 +187,13 @@ def _gen45(
         },
         ratios=ratios,
         assets=PROMPT_IMAGE if "prompt_image" in extra else (),
-        checks=(*KEYFRAME_CHECKS, prores_profile_fits_format),
+        checks=(*KEYFRAME_CHECKS, PRORES_PROFILE_FITS_FORMAT),
         description="Runway Gen-4.5: 12 credits/s, plus 5 for ProRes or PNG frames and 20 for the 10-bit "
         "and deeper `outputFormat`s (HEVC, HDR, EXR).",
     )
 
 
-def prores_profile_fits_format(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
-    profile = params.get("proresProfile")
-    if profile is None:
-        return []
-    output_format = params.get("outputFormat")
-    allowed = PRORES_FORMAT_PROFILES.get(str(output_format))
-    if allowed is None:
-        return [(["proresProfile"], "only valid when outputFormat is 'prores' or 'hdr_prores'")]
-    if profile not in allowed:
-        listed = ", ".join(f"'{p}'" for p in allowed)
-        return [(["proresProfile"], f"with outputFormat '{output_format}' it must be one of {listed}")]
-    return []
+PRORES_PROFILE_FITS_FORMAT = OnlyWith("proresProfile", "outputFormat", PRORES_FORMAT_PROFILES)
 
 
 def _veo31(
@@ -502,10 +492,7 @@ HDR_OUTPUT_FORMATS = (
 )  # fmt: skip
 
 
-def prores_profile_needs_hdr_prores(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
-    if params.get("proresProfile") is not None and params.get("outputFormat") != "hdr_prores":
-        return [(["proresProfile"], "only valid when outputFormat is 'hdr_prores'")]
-    return []
+PRORES_PROFILE_NEEDS_HDR_PRORES = OnlyWith("proresProfile", "outputFormat", {"hdr_prores": None})
 
 
 VIDEO_TO_HDR = EndpointSpec(
@@ -529,7 +516,7 @@ VIDEO_TO_HDR = EndpointSpec(
             duration=Duration(from_input="videoUri", max_input=MAX_HDR_INPUT_SECONDS),
             defaults={"outputFormat": "hdr10"},
             assets=(AssetField("videoUri", AssetKind.VIDEO, max_seconds=MAX_HDR_INPUT_SECONDS),),
-            checks=(prores_profile_needs_hdr_prores,),
+            checks=(PRORES_PROFILE_NEEDS_HDR_PRORES,),
             description="Runway Ruby, SDR to HDR upconvert: 20 credits/s of output, 40 where the source is "
             "larger than 4 megapixels.",
         ),

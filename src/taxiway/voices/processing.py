@@ -116,10 +116,13 @@ class VoiceProcessor(AssetJobs):
     ) -> None:
         super().__init__(sessions, store, intake, concurrency)
         self.cache = cache  # the engine cache dir (speech models are assembled there on first use)
+        # A preview is answered while its client waits: it never queues behind voices being made in
+        # the background (the API bounds previews per organization).
+        self._preview_slots = asyncio.Semaphore(concurrency)
 
     async def preview(self, prompt: str) -> Preview:
         """`POST /v1/voices/preview`: the designed voice's sample, nothing stored in the database."""
-        async with self._slots:
+        async with self._preview_slots:
             return await asyncio.to_thread(lambda: speak(design(prompt, "preview"), self.cache))
 
     async def store_preview(self, organization_id: str, mp3: bytes, ttl: float) -> str:

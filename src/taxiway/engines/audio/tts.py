@@ -103,6 +103,12 @@ def _cut(sentence: str) -> list[tuple[str, float]]:
     parts = re.split(r"(?<=[,;:])\s+", sentence)
     if len(parts) == 1:
         words = sentence.split(" ")
+        if len(words) == 1:  # one unbroken run of characters: read it in slices, without pauses
+            cut = [
+                sentence[start : start + MAX_SENTENCE_CHARS]
+                for start in range(0, len(sentence), MAX_SENTENCE_CHARS)
+            ]
+            return [(piece, 0.0) for piece in cut[:-1]] + [(cut[-1], _pause_after(sentence))]
         half = max(1, len(words) // 2)
         parts = [" ".join(words[:half]) + ",", " ".join(words[half:])]
     out: list[tuple[str, float]] = []
