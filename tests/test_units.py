@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import json
+import math
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
+from starlette.requests import Request
 
 from taxiway.accounts.keys import KEY_PATTERN, display_prefix, generate_key, hash_key, is_well_formed
 from taxiway.api.errors import body_issues
+from taxiway.api.generation import read_json_object
 from taxiway.catalog import CATALOG, ENDPOINTS, model_spec
 from taxiway.catalog.fields import utf16_length
+from taxiway.catalog.schemas import request_adapter
 from taxiway.clock import iso_millis
 from taxiway.status import TaskStatus
 from taxiway.storage.signing import UrlSigner
@@ -172,6 +178,28 @@ class TestErrors:
         issues = body_issues(errors, {}, tags=["a", "b"])
         assert [i["code"] for i in issues] == ["invalid_type", "invalid_union"]
         assert "'a'|'b'" in issues[1]["message"]
+
+    async def test_a_whole_number_written_with_a_point_is_an_integer(self) -> None:
+        """JSON has one number type: `7.0` is the seed 7, as the real API reads it; `7.5` is refused."""
+
+        async def read(body: bytes) -> tuple[bytes, dict[str, object]]:
+            async def receive() -> dict[str, object]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await read_json_object(Request({"type": "http", "method": "POST", "headers": []}, receive))
+
+        base = {"model": "gen4_image", "promptText": "x", "ratio": "1920:1080"}
+        raw, data = await read(json.dumps({**base, "seed": 7.0, "n": [1e400, -0.0, 2.5]}).encode())
+        assert data["seed"] == 7 and isinstance(data["seed"], int)
+        assert data["n"] == [math.inf, 0, 2.5]
+        raw, data = await read(json.dumps({**base, "seed": 7.0}).encode())
+        assert request_adapter("text_to_image").validate_json(raw, strict=True).seed == 7
+        raw, data = await read(json.dumps({**base, "seed": 7.5}).encode())
+        with pytest.raises(ValidationError) as info:
+            request_adapter("text_to_image").validate_json(raw, strict=True)
+        (issue,) = body_issues(info.value.errors(), data)
+        assert issue["path"] == ["seed"]
+        assert issue["message"] == "seed: Invalid input: expected int, received number"
 
 
 def test_iso_millis() -> None:

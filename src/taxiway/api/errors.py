@@ -132,6 +132,8 @@ def zod_issue(error: Any, path: list[str | int], tags: Sequence[str] = ()) -> di
             "dict": "object",
             "list": "array",
         }.get(expected, expected)
+        if kind == "int_type" and isinstance(value, float):
+            expected = "int"  # a number, not a whole one
         issue = {
             "code": "invalid_type",
             "expected": expected,

@@ -7,6 +7,7 @@ content type, gets the real API's 400 with Zod-style issues instead of a framewo
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -34,13 +35,24 @@ router = APIRouter(tags=["generation"])
 SCHEMA_REF = "#/components/schemas/{model}"
 
 
+def _json_number(text: str, whole: list[bool]) -> int | float:
+    """JSON has one number type: `5.0` is 5, as the real API (JavaScript) reads it, so an integer field
+    takes it; `5.5` stays a number an integer field refuses."""
+    value = float(text)
+    if math.isfinite(value) and value.is_integer():
+        whole.append(True)
+        return int(value)
+    return value
+
+
 async def read_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
     """The raw body and its parse; only a JSON object passes, whatever the declared content type."""
     raw = await request.body()
     if not raw.strip():
         raise ApiError(400, "Request body is required and must be a JSON object")
+    whole: list[bool] = []
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=lambda text: _json_number(text, whole))
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "Request body is not valid JSON") from None
     except RecursionError:
@@ -57,6 +69,8 @@ async def read_json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
     problem = input_limits.json_body_issue(data)
     if problem is not None:
         raise ApiError(400, VALIDATION_FAILED, [problem])
+    if whole:  # validators read the raw body: give them the numbers as read
+        raw = json.dumps(data).encode()
     return raw, data
 
 
