@@ -53,6 +53,10 @@ SERVER_ONLY = {
     ("POST", "/v1/avatars"): "the reference image must decode",
     ("PATCH", "/v1/avatars/{avatar_id}"): "the reference image must decode",
     ("POST", "/v1/realtime_sessions"): "the avatar must exist; the room's URL must be public",
+    ("GET", "/v1/routers"): "a cursor must be one the API returned",
+    ("GET", "/v1/organization/webapp/usage"): "the end date must follow the start",
+    ("GET", "/v1/organization/webapp/audit_logs"): "the end date must follow the start",
+    ("POST", "/v1/generate/video"): "one image per frame role; a prompt, a frame or a source video",
 }
 FUZZ = settings(
     max_examples=EXAMPLES,

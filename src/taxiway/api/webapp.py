@@ -34,6 +34,14 @@ AUDIT_ORDER = "audit-logs:desc"
 MAX_LISTED = 50
 _RESPONSES = error_responses(400, 401, 404)
 _MOMENT: TypeAdapter[datetime | date] = TypeAdapter(datetime | date)
+# What /openapi.json states of the query's dates and lists (a subset of what the server reads, which
+# also takes spaces around items and any valid day): schema-driven clients send only what is served.
+_DAY = r"(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+_CLOCK = r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?"
+DATETIME_PATTERN = f"^{_DAY}{_CLOCK}$"
+MOMENT_PATTERN = f"^{_DAY}({_CLOCK})?$"
+_ACTION = "(" + "|".join(ACTIONS) + ")"
+ACTIONS_PATTERN = f"^{_ACTION}(,{_ACTION}){{0,{MAX_LISTED - 1}}}$"
 
 
 def _query_error(name: str, message: str) -> ApiError:
@@ -99,8 +107,20 @@ def _empty() -> JSONResponse:
 async def list_usage(
     principal: CurrentPrincipal,
     state: State,
-    from_: Annotated[str, Query(alias="from", description="ISO-8601 datetime or date (inclusive)")],
-    to: Annotated[str, Query(description="ISO-8601 datetime or date (exclusive)")],
+    from_: Annotated[
+        str,
+        Query(
+            alias="from",
+            description="ISO-8601 datetime or date (inclusive)",
+            json_schema_extra={"pattern": MOMENT_PATTERN},
+        ),
+    ],
+    to: Annotated[
+        str,
+        Query(
+            description="ISO-8601 datetime or date (exclusive)", json_schema_extra={"pattern": MOMENT_PATTERN}
+        ),
+    ],
     limit: Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT)],
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     organizationId: str | None = None,
@@ -176,11 +196,27 @@ async def list_audit_logs(
     principal: CurrentPrincipal,
     state: State,
     limit: Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT)],
-    actions: str | None = None,
+    actions: Annotated[
+        str | None,
+        Query(
+            description=f"Up to {MAX_LISTED} actions, comma-separated",
+            json_schema_extra={"pattern": ACTIONS_PATTERN},
+        ),
+    ] = None,
     actorEmails: str | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    from_: Annotated[str | None, Query(alias="from", description="ISO-8601 datetime (inclusive)")] = None,
-    to: Annotated[str | None, Query(description="ISO-8601 datetime (exclusive)")] = None,
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description="ISO-8601 datetime (inclusive)",
+            json_schema_extra={"pattern": DATETIME_PATTERN},
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(description="ISO-8601 datetime (exclusive)", json_schema_extra={"pattern": DATETIME_PATTERN}),
+    ] = None,
     organizationId: str | None = None,
     workspaceIds: str | None = None,
 ) -> JSONResponse:
