@@ -7,15 +7,29 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from taxiway.db import inline_sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# How long a write waits for another process (the CLI, a second server) holding SQLite's write lock.
+SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection, run inline on the event loop (see `inline_sqlite`): transactions queue for it.
+        engine = create_async_engine(
+            url,
+            async_creator=inline_sqlite.connector(
+                make_url(url).database or ":memory:", SQLITE_BUSY_TIMEOUT_S
+            ),
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=1,
+            max_overflow=0,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -23,7 +37,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cursor.close()
 
         return engine
