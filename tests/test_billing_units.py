@@ -9,17 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from support.postgres import postgres_cluster
 from taxiway.accounts.repository import create_organization
-from taxiway.billing import ledger, operator, quotas, tiers, usage
-from taxiway.billing.ledger import EntryKind
+from taxiway.billing import books, ledger, operator, quotas, tiers, usage
 from taxiway.catalog import CATALOG
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
-from taxiway.db.tables import LedgerEntry, Task
+from taxiway.db.tables import Organization, Task, UsageDay
 from taxiway.status import TaskStatus
-from taxiway.tasks import fairness
+from taxiway.tasks import admission, fairness
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -79,16 +79,13 @@ async def add_task(
     return task_id
 
 
-def entry(organization_id: str, at: datetime, amount: int, model: str | None = "gen4_image") -> LedgerEntry:
-    kind = EntryKind.GRANT if model is None else (EntryKind.RESERVE if amount < 0 else EntryKind.REFUND)
-    return LedgerEntry(
-        organization_id=organization_id,
-        task_id=None if model is None else str(uuid.uuid4()),
-        kind=kind,
-        amount=amount,
-        model=model,
-        created_at=at,
-    )
+async def spend(
+    session: AsyncSession, organization_id: str, at: datetime, amount: int, model: str = "gen4_image"
+) -> str:
+    """A reservation of `amount` credits for a new task id at `at`; returns the task id."""
+    task_id = str(uuid.uuid4())
+    await ledger.reserve(session, organization_id, task_id, model, amount, at)
+    return task_id
 
 
 class TestTiers:
@@ -143,8 +140,12 @@ class TestFairness:
             late_b = await add_task(
                 session, org, T0 + timedelta(seconds=9), status=TaskStatus.THROTTLED, key="b"
             )
-            assert await fairness.must_wait(session, org, "gen4_image", 1)  # older tasks wait
-            assert not await fairness.must_wait(session, org, "gen4_turbo", 1)
+            limits = tiers.limits_for(1, "gen4_image")
+            slots = await admission.read(session, org, "gen4_image", NOW, limits)
+            assert (slots.active, slots.waiting) == (1, True)
+            assert slots.must_wait(limits.max_concurrent)  # older tasks wait
+            other = await admission.read(session, org, "gen4_turbo", NOW, limits)
+            assert not other.must_wait(limits.max_concurrent)
             # Tier 1 has 2 slots, a holds one: b's task takes the free one.
             assert await fairness.next_to_promote(session, org, "gen4_image", 1) == [late_b]
             # Tier 3 has 5: four free, shared in turns.
@@ -153,20 +154,24 @@ class TestFairness:
 
 class TestQuotas:
     async def test_daily_window_rolls(self, sessions: async_sessionmaker[AsyncSession], org: str) -> None:
+        async def used(model: str, now: datetime) -> int:
+            return (await admission.read(session, org, model, now, tiers.ModelLimits(None, 1))).daily
+
         async with sessions.begin() as session:
             for age in (timedelta(hours=23, minutes=59), timedelta(hours=1), timedelta(0)):
                 await add_task(session, org, NOW - age, status=TaskStatus.FAILED)
             await add_task(session, org, NOW - timedelta(hours=30))  # outside the window
             await add_task(session, org, NOW, model="gen4_image_turbo")
+            assert await used("gen4_image", NOW) == 3
             with pytest.raises(quotas.QuotaExceeded) as info:
-                await quotas.check_daily(session, org, "gen4_image", 3, NOW)
+                quotas.check_daily("gen4_image", 3, 3)
             assert info.value.status == 429
             assert "gen4_image" in info.value.message
-            await quotas.check_daily(session, org, "gen4_image", 4, NOW)
-            await quotas.check_daily(session, org, "gen4_image_turbo", 2, NOW)  # limits are per model
-            await quotas.check_daily(session, org, "gen4_image", None, NOW)
+            quotas.check_daily("gen4_image", 3, 4)
+            quotas.check_daily("gen4_image", 3, None)
+            assert await used("gen4_image_turbo", NOW) == 1  # limits are per model
             # A minute later the oldest of the three is more than 24 h old.
-            await quotas.check_daily(session, org, "gen4_image", 3, NOW + timedelta(minutes=1, seconds=1))
+            assert await used("gen4_image", NOW + timedelta(minutes=1, seconds=1)) == 2
             assert await quotas.daily_generations(session, org, NOW) == {
                 "gen4_image": 3,
                 "gen4_image_turbo": 1,
@@ -175,23 +180,77 @@ class TestQuotas:
     async def test_monthly_spend_is_net_and_calendar(
         self, sessions: async_sessionmaker[AsyncSession], org: str
     ) -> None:
-        month = quotas.month_start(NOW)
+        month = datetime(2026, 3, 1, tzinfo=UTC)
         async with sessions.begin() as session:
-            session.add_all(
-                [
-                    entry(org, month - timedelta(seconds=1), -500),  # last month
-                    entry(org, month, -100),
-                    entry(org, NOW, 40),  # a refund
-                    entry(org, NOW, 5_000, model=None),  # a grant is not spend
-                ]
-            )
-            await session.flush()
+            await spend(session, org, month - timedelta(seconds=1), 500)  # last month
+            charged = await spend(session, org, month, 100)
+            assert await ledger.refund(session, org, charged, "gen4_image", NOW, 40) == 40
+            await ledger.grant(session, org, 5_000, NOW)  # a grant is not spend
             assert await quotas.monthly_spend(session, org, NOW) == 60
-            await quotas.check_monthly(session, org, 40, 100, NOW)
-            with pytest.raises(quotas.QuotaExceeded) as info:
-                await quotas.check_monthly(session, org, 41, 100, NOW)
-            assert info.value.status == 429
-            assert "monthly" in info.value.message
+            await ledger.reserve(session, org, "t-fits", "gen4_image", 40, NOW, monthly_cap=100)
+        with pytest.raises(ledger.SpendCapReached) as info:
+            async with sessions.begin() as session:
+                await ledger.reserve(session, org, "t-over", "gen4_image", 1, NOW, monthly_cap=100)
+        assert (info.value.cap, info.value.spent) == (100, 100)
+        with pytest.raises(quotas.QuotaExceeded) as refused:
+            async with sessions.begin() as session:
+                await quotas.reserve(session, org, 1, "t-over", "gen4_image", 9_901, NOW)  # tier 1: 10,000
+        assert refused.value.status == 429
+        assert "monthly" in refused.value.message and "100 spent" in refused.value.message
+        async with sessions() as session:
+            assert await quotas.monthly_spend(session, org, NOW) == 100
+            assert (await books.check(session, NOW)).disagreements == []
+
+    async def test_a_new_month_starts_from_its_own_days(
+        self, sessions: async_sessionmaker[AsyncSession], org: str
+    ) -> None:
+        """The organization's row keeps one month's spend; the next month's first movement sums that
+        month's days instead of carrying the last month's total over."""
+        april = datetime(2026, 4, 1, tzinfo=UTC)
+        async with sessions.begin() as session:
+            await spend(session, org, NOW, 300)
+            await spend(session, org, april + timedelta(hours=1), 20)
+            await ledger.reserve(session, org, "t-april", "gen4_image", 80, april + timedelta(days=2), 100)
+        with pytest.raises(ledger.SpendCapReached):  # a refusal rolls its transaction back
+            async with sessions.begin() as session:
+                await ledger.reserve(session, org, "t-more", "gen4_image", 1, april + timedelta(days=2), 100)
+        async with sessions() as session:
+            assert await quotas.monthly_spend(session, org, april) == 100
+            assert await ledger.balance(session, org) == 1_000 - 400
+
+
+class TestBooks:
+    async def test_kept_totals_agree_until_tampered_with(
+        self, sessions: async_sessionmaker[AsyncSession], org: str
+    ) -> None:
+        async with sessions.begin() as session:
+            task_id = await spend(session, org, NOW, 30)
+            await ledger.refund(session, org, task_id, "gen4_image", NOW + timedelta(days=1))
+            assert await ledger.refund(session, org, task_id, "gen4_image", NOW) == 0  # once only
+            await spend(session, org, NOW, 7, model="gen4_image_turbo")
+            assert await ledger.balance(session, org) == 993
+        async with sessions.begin() as session:
+            assert (await books.check(session, NOW)).disagreements == []
+            await session.execute(
+                update(Organization).where(Organization.id == org).values(credit_balance=5, month_spend=99)
+            )
+            await session.execute(
+                update(UsageDay).where(UsageDay.organization_id == org).values(credits=UsageDay.credits + 1)
+            )
+            name = await session.scalar(select(Organization.name).where(Organization.id == org))
+            report = await books.check(session, NOW)
+            assert {(d.total, d.kept, d.ledger) for d in report.disagreements if d.organization == name} == {
+                ("balance", 5, 993),
+                ("month spend 2026-03", 99, 7),
+                ("usage 2026-03-15 gen4_image", 31, 30),
+                ("usage 2026-03-15 gen4_image_turbo", 8, 7),
+                ("usage 2026-03-16 gen4_image", -29, -30),
+            }
+            await books.rebuild(session)
+            assert (await books.check(session, NOW)).disagreements == []
+            assert await ledger.balance(session, org) == 993
+            await spend(session, org, NOW, 3)  # the month spend is summed again from the days
+            assert (await books.check(session, NOW)).disagreements == []
 
 
 class TestUsage:
@@ -210,18 +269,13 @@ class TestUsage:
     ) -> None:
         day1, day2, day3 = (datetime(2026, 3, d, tzinfo=UTC) for d in (1, 2, 3))
         async with sessions.begin() as session:
-            session.add_all(
-                [
-                    entry(org, day1 - timedelta(microseconds=1), -7),  # before the range
-                    entry(org, day1, -8),
-                    entry(org, day1 + timedelta(hours=23, minutes=59, seconds=59), -5),
-                    entry(org, day1 + timedelta(hours=5), -2, model="gen4_image_turbo"),
-                    entry(org, day2 + timedelta(hours=1), 8),  # yesterday's charge refunded today
-                    entry(org, day2, 1_000, model=None),
-                    entry(org, day3, -12),  # `before` is exclusive
-                ]
-            )
-            await session.flush()
+            await spend(session, org, day1 - timedelta(microseconds=1), 7)  # before the range
+            refunded = await spend(session, org, day1, 8)
+            await spend(session, org, day1 + timedelta(hours=23, minutes=59, seconds=59), 5)
+            await spend(session, org, day1 + timedelta(hours=5), 2, model="gen4_image_turbo")
+            await ledger.refund(session, org, refunded, "gen4_image", day2 + timedelta(hours=1))  # next day
+            await ledger.grant(session, org, 1_000, day2)
+            await spend(session, org, day3, 12)  # `before` is exclusive
             report = await usage.usage_report(session, org, day1.date(), day3.date())
         assert report == {
             "models": ["gen4_image", "gen4_image_turbo"],
@@ -239,7 +293,7 @@ class TestUsage:
 
     async def test_organization_view(self, sessions: async_sessionmaker[AsyncSession], org: str) -> None:
         async with sessions.begin() as session:
-            await ledger.reserve(session, org, await add_task(session, org, NOW), "gen4_image", 5)
+            await ledger.reserve(session, org, await add_task(session, org, NOW), "gen4_image", 5, NOW)
             await add_task(session, org, NOW - timedelta(hours=25), model="gen4.5")
             view: dict[str, Any] = await usage.organization_view(session, org, 2, NOW)
         assert view["creditBalance"] == 995

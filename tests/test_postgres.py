@@ -28,7 +28,7 @@ TABLES = {
     "documents", "avatars", "avatar_documents", "realtime_sessions",
     "avatar_conversations", "avatar_conversation_turns", "voices",
     "workflows", "workflow_invocations", "workflow_node_runs", "idempotency_keys",
-    "audit_events", "model_routers", "router_requests", "model_run_times",
+    "audit_events", "model_routers", "router_requests", "model_run_times", "usage_days",
 }  # fmt: skip
 BOOTSTRAP_CREDITS = 10_000  # Settings.bootstrap_credits by default
 
@@ -110,6 +110,8 @@ def test_migrations_up_down_up(database_url: str) -> None:
         "ix_ledger_org_created",
         "ix_tasks_org_model_status",
         "ix_tasks_status_created",
+        "ix_tasks_org_model_created",
+        "ix_tasks_org_created",
     } <= indexes
 
 

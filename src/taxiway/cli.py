@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taxiway import cli_tasks, clock
 from taxiway.accounts import repository
 from taxiway.audit import log as audit
-from taxiway.billing import operator, usage
+from taxiway.billing import books, operator, usage
 from taxiway.billing.tiers import TIERS
 from taxiway.catalog import ENDPOINTS
 from taxiway.cli_options import (
@@ -205,6 +205,37 @@ def orgs_usage(
     table.add_section()
     table.add_row("total", "", str(total))
     console.print(table)
+
+
+@orgs_app.command("check")
+def orgs_check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Recompute the kept totals from the ledger first")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Prove that every balance, month spend and day of usage agrees with the ledger (exit 1 if not)."""
+
+    async def work(session: AsyncSession) -> books.Report:
+        if repair:
+            await books.rebuild(session)
+        return await books.check(session, clock.utcnow())
+
+    report = _with_session(settings_from(data_dir=data_dir, database_url=database_url), work)
+    if report.disagreements:
+        table = cli_table("organization", "total", "kept", "ledger")
+        for found in report.disagreements:
+            table.add_row(found.organization, found.total, str(found.kept), str(found.ledger))
+        console.print(table)
+        console.print(
+            f"[red]{len(report.disagreements)} totals disagree with the ledger[/red]; --repair rebuilds them"
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"books agree: {report.organizations} organizations, {report.entries} ledger entries"
+        + (" (rebuilt from the ledger)" if repair else "")
+    )
 
 
 def _clock_settings(data_dir: Path | None, database_url: str | None, command: str = "clock") -> Settings:

@@ -14,7 +14,7 @@ from taxiway.audit import log as audit
 from taxiway.audit.actions import Action
 from taxiway.billing.ledger import grant
 from taxiway.clock import utcnow
-from taxiway.db.tables import ApiKey, LedgerEntry, Organization
+from taxiway.db.tables import ApiKey, Organization
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ async def create_organization(
 ) -> Organization:
     if await session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
         raise ValueError(f"an organization named {name!r} already exists")
-    org = Organization(id=str(uuid.uuid4()), name=name, tier=tier, ledger_version=0, created_at=utcnow())
+    now = utcnow()
+    org = Organization(
+        id=str(uuid.uuid4()), name=name, tier=tier, ledger_version=0, credit_balance=0, created_at=now
+    )
     session.add(org)
     await session.flush()
     details = {"Workspace name": name, "Plan": f"tier {tier}", "Amount": credits}
@@ -50,7 +53,8 @@ async def create_organization(
         details=details,
     )
     if credits:
-        await grant(session, org.id, credits, note="initial balance")
+        await grant(session, org.id, credits, now, note="initial balance")
+        await session.refresh(org)
     return org
 
 
@@ -65,17 +69,14 @@ async def find_organization(session: AsyncSession, name_or_id: str) -> Organizat
 
 async def list_organizations(session: AsyncSession) -> list[tuple[Organization, int, int]]:
     """Each organization with its balance and its count of active keys."""
-    balance = (
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-        .where(LedgerEntry.organization_id == Organization.id)
-        .scalar_subquery()
-    )
     keys = (
         select(func.count(ApiKey.id))
         .where(ApiKey.organization_id == Organization.id, ApiKey.revoked_at.is_(None))
         .scalar_subquery()
     )
-    rows = await session.execute(select(Organization, balance, keys).order_by(Organization.created_at))
+    rows = await session.execute(
+        select(Organization, Organization.credit_balance, keys).order_by(Organization.created_at)
+    )
     return [(org, int(bal), int(count)) for org, bal, count in rows.all()]
 
 

@@ -9,6 +9,7 @@ from taxiway.audit import log as audit
 from taxiway.audit.actions import Action
 from taxiway.billing import ledger
 from taxiway.billing.tiers import tier
+from taxiway.clock import utcnow
 from taxiway.db.tables import Organization
 
 
@@ -27,15 +28,16 @@ async def adjust_credits(
     """
     if amount == 0:
         raise ValueError("the amount must not be zero")
-    await ledger.lock_books(session, organization_id)
-    current = await ledger.balance(session, organization_id)
-    if current + amount < 0:
-        raise ValueError(f"cannot remove {-amount} credits: the balance is {current}")
-    balance = await ledger.grant(session, organization_id, amount, note=note or "operator adjustment")
+    try:
+        balance = await ledger.grant(
+            session, organization_id, amount, utcnow(), note=note or "operator adjustment"
+        )
+    except ledger.InsufficientCredits as exc:
+        raise ValueError(str(exc)) from None
     details = {
         "Amount": amount,
         "Direction": "in" if amount > 0 else "out",
-        "Previous value": current,
+        "Previous value": balance - amount,
         "New value": balance,
         **({"Reason": note} if note else {}),
     }

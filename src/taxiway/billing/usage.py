@@ -1,24 +1,23 @@
 """The organization's own view of its account: `GET /v1/organization` and `POST /v1/organization/usage`.
 
-Both read only the ledger and the tasks, so what they report is exactly what was charged.
+Both read what the ledger keeps as it is written (the balance on the organization, the daily usage
+rollups) and the day's tasks, so what they report is exactly what was charged, at a cost that does
+not grow with history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from taxiway.billing import ledger, quotas
 from taxiway.billing.tiers import limits_for, tier
 from taxiway.catalog import CATALOG
-from taxiway.db.tables import LedgerEntry
+from taxiway.db.tables import UsageDay
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 90
@@ -31,28 +30,6 @@ class UsageRangeError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-class utc_day(FunctionElement[str]):
-    """The UTC calendar day of a timestamp as `YYYY-MM-DD`, so days are grouped by the database.
-
-    Each supported backend spells it its own way: SQLite keeps UTC timestamps as
-    `YYYY-MM-DD HH:MM:SS.ffffff` text, PostgreSQL as `timestamptz`.
-    """
-
-    type = String()
-    name = "utc_day"
-    inherit_cache = True
-
-
-@compiles(utc_day, "sqlite")
-def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
-
-
-@compiles(utc_day, "postgresql")
-def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 def model_ids() -> Iterator[str]:
@@ -91,10 +68,6 @@ def usage_window(start: date | None, before: date | None, today: date) -> tuple[
     return start, before
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
 async def usage_report(
     session: AsyncSession, organization_id: str, start: date, before: date
 ) -> dict[str, Any]:
@@ -103,22 +76,14 @@ async def usage_report(
     Net means charges minus refunds on that day, so a day whose refunds exceed its charges (a task
     charged yesterday and refunded today) is negative. Days without task movements are left out.
     """
-    day = utc_day(LedgerEntry.created_at)
     rows = await session.execute(
-        select(day, LedgerEntry.model, func.sum(LedgerEntry.amount))
-        .where(
-            LedgerEntry.organization_id == organization_id,
-            LedgerEntry.task_id.is_not(None),
-            LedgerEntry.model.is_not(None),
-            LedgerEntry.created_at >= _midnight(start),
-            LedgerEntry.created_at < _midnight(before),
-        )
-        .group_by(day, LedgerEntry.model)
-        .order_by(day, LedgerEntry.model)
+        select(UsageDay.day, UsageDay.model, UsageDay.credits)
+        .where(UsageDay.organization_id == organization_id, UsageDay.day >= start, UsageDay.day < before)
+        .order_by(UsageDay.day, UsageDay.model)
     )
     results: dict[str, list[dict[str, Any]]] = {}
-    for when, model, amount in rows.all():
-        results.setdefault(when, []).append({"model": model, "amount": -int(amount)})
+    for day, model, credits in rows.all():
+        results.setdefault(day.isoformat(), []).append({"model": model, "amount": int(credits)})
     models = sorted({entry["model"] for used in results.values() for entry in used})
     return {
         "models": models,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -51,8 +52,14 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     tier: Mapped[int] = mapped_column(Integer, default=1)
-    # Bumped by every ledger write: the row lock that serializes an organization's books.
+    # Bumped by every ledger write, which updates this row last: its lock serializes the books.
     ledger_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The sum of the organization's ledger entries, kept by every ledger write (`taxiway orgs check`
+    # proves they agree), so that a balance is one row, not all of history.
+    credit_balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Net credits spent on tasks in the calendar month starting `spend_month` (UTC), for the monthly cap.
+    spend_month: Mapped[date | None] = mapped_column(Date)
+    month_spend: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime]
 
 
@@ -99,9 +106,15 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_status_created", "status", "created_at"),
         Index("ix_tasks_org_model_status", "organization_id", "model", "status"),
-        # The console's task list: an organization's tasks, newest first, a page at a time.
+        # The console's task list (an organization's tasks, newest first, a page at a time) and the
+        # rolling day's generations in all; per model, the next one. Range scans, whatever the history.
         Index("ix_tasks_org_created", "organization_id", "created_at", "id"),
+        Index("ix_tasks_org_model_created", "organization_id", "model", "created_at"),
     )
+
+
+# The tasks table for Core statements: the hot paths skip the ORM's unit of work.
+TASKS = Base.metadata.tables[Task.__tablename__]
 
 
 class LedgerEntry(Base):
@@ -123,6 +136,20 @@ class LedgerEntry(Base):
         UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),
         Index("ix_ledger_org_created", "organization_id", "created_at"),
     )
+
+
+class UsageDay(Base):
+    """Net credits spent on tasks per organization, UTC day and model: the ledger's task entries summed
+    as they are written, so usage reports and the monthly spend read days, not every entry."""
+
+    __tablename__ = "usage_days"
+
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credits: Mapped[int] = mapped_column(BigInteger)
 
 
 class Setting(Base):

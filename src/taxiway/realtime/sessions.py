@@ -37,7 +37,6 @@ from taxiway.audit.actions import Action
 from taxiway.avatars import repository as avatars
 from taxiway.avatars.presets import PRESET_AVATARS
 from taxiway.billing import ledger, quotas
-from taxiway.billing.tiers import tier
 from taxiway.clock import utcnow
 from taxiway.config import Settings
 from taxiway.db.tables import Avatar, RealtimeSession
@@ -196,16 +195,10 @@ class SessionService:
                 created_at=now,
                 updated_at=now,
             )
-            await ledger.lock_books(session, principal.organization_id)
             try:
-                await quotas.check_monthly(
-                    session,
-                    principal.organization_id,
-                    reserve,
-                    tier(principal.tier).max_monthly_credit_spend,
-                    now,
+                await quotas.reserve(
+                    session, principal.organization_id, principal.tier, row.id, MODEL, reserve, now
                 )
-                await ledger.reserve(session, principal.organization_id, row.id, MODEL, reserve)
             except ledger.InsufficientCredits as exc:
                 raise SessionRefused(400, str(exc)) from None
             except quotas.QuotaExceeded as exc:
@@ -456,7 +449,9 @@ class SessionService:
                 return False
             if target == CANCELLED:
                 await records.drop_transcript(session, session_id)
-            await ledger.refund(session, row.organization_id, session_id, MODEL, row.reserved_credits - cost)
+            await ledger.refund(
+                session, row.organization_id, session_id, MODEL, now, row.reserved_credits - cost
+            )
         return True
 
     async def _persona(

@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
+from taxiway.billing.tiers import limits_for
+from taxiway.clock import utcnow
 from taxiway.routing import data
 from taxiway.routing.candidates import Candidate, Filter, Rejection, map_input
 from taxiway.routing.data import Modality
 from taxiway.routing.inputs import GenericInput
 from taxiway.routing.settings import modality_models, routable_models
-from taxiway.tasks import fairness, repository, run_times
+from taxiway.tasks import admission, repository, run_times
 
 Step = dict[str, Any]
 
@@ -224,7 +226,9 @@ class RoutingPolicy:
     async def full(self, session: AsyncSession, principal: Principal, model: str) -> bool:
         """Whether a new task of `model` would wait: the organization holds its concurrency limit, or
         the server's queue for the model is at its configured depth."""
-        if await fairness.must_wait(session, principal.organization_id, model, principal.tier):
+        limits = limits_for(principal.tier, model)
+        slots, _ = await admission.read(session, principal.organization_id, model, utcnow(), limits)
+        if slots.must_wait(limits.max_concurrent):
             return True
         limit = self.queue_limits.get(model, self.queue_limits.get("*"))
         return limit is not None and await repository.count_in_engines(session, model) >= limit

@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Protocol
 
 from taxiway.clock import utcnow
-from taxiway.db.tables import Task
 
 
 class TaskEventKind(StrEnum):
@@ -40,6 +39,21 @@ class TaskEvent:
     failure_code: str | None = None
 
 
+class TaskRow(Protocol):
+    """What an event reads of a task: a `Task` row, or the columns the scheduler claimed."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def organization_id(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+
+
 class TaskObserver(Protocol):
     def record(self, event: TaskEvent) -> None:
         """Called on the event loop after the change is committed; must not block."""
@@ -52,7 +66,7 @@ class NoObserver:
 
 def task_event(
     kind: TaskEventKind,
-    task: Task,
+    task: TaskRow,
     engine: str | None,
     credits: int,
     *,

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taxiway.billing.tiers import limits_for
 from taxiway.db.tables import Task
 from taxiway.status import ACTIVE, TaskStatus
-from taxiway.tasks import repository
 
 Waiting = tuple[str, str | None, datetime]  # (task id, API key id, created at)
 
@@ -50,22 +49,11 @@ def _scope(organization_id: str, model: str, *statuses: TaskStatus) -> list[Colu
     ]
 
 
-async def must_wait(session: AsyncSession, organization_id: str, model: str, level: int) -> bool:
-    """Whether a new task starts THROTTLED: its model's slots are taken, or older tasks already wait
-    (they go first, so a slot freed a moment ago is not taken by the newcomer)."""
-    limit = limits_for(level, model).max_concurrent
-    if limit is not None and await repository.count_active(session, organization_id, model) >= limit:
-        return True
-    queued = await session.scalar(
-        select(Task.id).where(*_scope(organization_id, model, TaskStatus.THROTTLED)).limit(1)
-    )
-    return queued is not None
-
-
 async def next_to_promote(session: AsyncSession, organization_id: str, model: str, level: int) -> list[str]:
     """The THROTTLED tasks of one organization and model that may become PENDING now, fairly ordered.
 
-    Call it with the books lock held, so the slot count cannot change before the moves are written.
+    Call it with the admission lock of the pair held (`tasks.admission`), so the slot count cannot
+    change before the moves are written.
     """
     holders = await session.execute(
         select(Task.api_key_id, func.count(Task.id))

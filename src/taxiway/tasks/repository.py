@@ -11,7 +11,7 @@ from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taxiway.clock import utcnow
-from taxiway.db.tables import Task
+from taxiway.db.tables import TASKS, Task
 from taxiway.status import TaskStatus
 from taxiway.tasks.state import ACTIVE, sources_for
 
@@ -63,15 +63,85 @@ async def move(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-async def count_active(session: AsyncSession, organization_id: str, model: str) -> int:
-    count = await session.scalar(
-        select(func.count(Task.id)).where(
-            Task.organization_id == organization_id,
-            Task.model == model,
-            Task.status.in_([s.value for s in ACTIVE]),
-        )
+@dataclass(frozen=True)
+class Claimed:
+    """What running a claimed task needs of its row."""
+
+    id: str
+    organization_id: str
+    endpoint: str
+    model: str
+    params: dict[str, Any]
+    seed: int
+    estimated_credits: int
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    simulation: dict[str, Any] | None
+
+
+_CLAIMED_COLUMNS = (
+    Task.id, Task.organization_id, Task.endpoint, Task.model, Task.params, Task.seed,
+    Task.estimated_credits, Task.attempts, Task.created_at, Task.started_at, Task.simulation,
+)  # fmt: skip
+
+
+async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claimed]:
+    """Move up to `limit` PENDING tasks, oldest first, to RUNNING in one statement; the claimed rows.
+
+    On PostgreSQL the candidates are read `FOR UPDATE SKIP LOCKED`: schedulers claiming at the same
+    time each get different tasks instead of waiting for one another.
+    """
+    if limit <= 0:
+        return []
+    candidates = (
+        select(Task.id)
+        .where(Task.status == TaskStatus.PENDING.value)
+        .order_by(Task.created_at, Task.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return int(count or 0)
+    rows = await session.execute(
+        update(TASKS)
+        .where(Task.id.in_(candidates.scalar_subquery()), Task.status == TaskStatus.PENDING.value)
+        .values(
+            status=TaskStatus.RUNNING.value,
+            attempts=Task.attempts + 1,
+            progress=0.0,
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(*_CLAIMED_COLUMNS)
+    )
+    claimed = [Claimed(*row) for row in rows.all()]
+    return sorted(claimed, key=lambda task: (task.created_at, task.id))
+
+
+async def running(session: AsyncSession) -> list[Claimed]:
+    """Every RUNNING task, as claimed: at start-up these are runs a stop interrupted."""
+    rows = await session.execute(select(*_CLAIMED_COLUMNS).where(Task.status == TaskStatus.RUNNING.value))
+    return [Claimed(*row) for row in rows.all()]
+
+
+async def promote(session: AsyncSession, task_ids: Iterable[str], now: datetime) -> int:
+    """THROTTLED -> PENDING for `task_ids`, in one statement; how many moved."""
+    ids = list(task_ids)
+    if not ids:
+        return 0
+    result = await session.execute(
+        update(TASKS)
+        .where(Task.id.in_(ids), Task.status == TaskStatus.THROTTLED.value)
+        .values(status=TaskStatus.PENDING.value, updated_at=now)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+async def throttled_groups(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every (organization, model) with THROTTLED tasks."""
+    rows = await session.execute(
+        select(Task.organization_id, Task.model).where(Task.status == TaskStatus.THROTTLED.value).distinct()
+    )
+    return [(str(organization), str(model)) for organization, model in rows.all()]
 
 
 async def count_in_engines(session: AsyncSession, model: str) -> int:

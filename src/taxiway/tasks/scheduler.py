@@ -1,4 +1,8 @@
-"""The in-process scheduler: promotes throttled tasks, runs engines in worker threads, records results.
+"""The in-process scheduler: runs engines in worker threads and keeps the queue moving.
+
+Each round is one transaction: it records the runs that finished, promotes THROTTLED tasks into the
+slots that freed, and claims PENDING tasks up to the free workers (`repository.claim`). Engines run
+outside of it, so a round is a few statements whatever the load.
 
 Restart rule: a task found RUNNING at start-up was interrupted. It is queued again (engines are
 deterministic, so the rerun yields the same output) unless it already used `max_task_attempts`
@@ -12,8 +16,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,8 +36,9 @@ from taxiway.errors import Failure
 from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
-from taxiway.tasks import fairness, inputs, repository, run_times
-from taxiway.tasks.events import NoObserver, TaskEventKind, TaskObserver, task_event
+from taxiway.tasks import admission, fairness, inputs, repository, run_times
+from taxiway.tasks.events import NoObserver, TaskEventKind, TaskObserver, TaskRow, task_event
+from taxiway.tasks.repository import Claimed
 from taxiway.tasks.service import output_prefix
 from taxiway.tasks.state import refundable
 from taxiway.testmode import runtime as testmode
@@ -40,8 +46,43 @@ from taxiway.testmode import runtime as testmode
 log = logging.getLogger("taxiway.scheduler")
 
 UNEXPECTED_FAILURE = "An unexpected error occurred."
+INTERRUPTED_TOO_OFTEN = "The task was interrupted too many times."
 PROGRESS_WRITE_INTERVAL = 0.25
+# Rounds run when there is work; at the least this often, which also looks for THROTTLED tasks that
+# slots freed elsewhere (a cancellation, another server, a higher tier, a simulated hold ending).
 IDLE_POLL_SECONDS = 1.0
+
+Group = tuple[str, str]  # (organization id, model)
+Reporter = Callable[[TaskEventKind, TaskRow, int, "datetime | None", "str | None"], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, to be recorded by the next round: outputs and cost, or a failure."""
+
+    task: Claimed
+    finished: datetime
+    files: list[dict[str, str]] | None = None
+    cost: int = 0
+    seconds: float | None = None  # the longest output's, for the model's run times
+    outputs: int = 0
+    failure_code: str | None = None
+    failure: str | None = None
+
+
+@dataclass
+class Settled:
+    """What recording runs did: tasks that succeeded, and the refunds their outcomes call for."""
+
+    succeeded: set[str] = field(default_factory=set)
+    refunds: list[ledger.Refund] = field(default_factory=list)
+    events: list[Callable[[], None]] = field(default_factory=list)
+
+    def report(
+        self, report: Reporter, kind: TaskEventKind, task: Claimed, credits: int, code: str | None = None
+    ) -> None:
+        """Report the event once the round has committed: a rolled-back round reports nothing."""
+        self.events.append(functools.partial(report, kind, task, credits, task.started_at, code))
 
 
 class Scheduler:
@@ -70,6 +111,9 @@ class Scheduler:
             "taxiway-dispatch", self.dispatch_once, IDLE_POLL_SECONDS, log, "dispatch failed; retrying"
         )
         self._running: dict[str, threading.Event] = {}
+        self._finished: list[Outcome] = []
+        self._freed: set[Group] = set()
+        self._rescan_at = 0.0  # time.monotonic() of the next look at every THROTTLED group
         self._jobs: set[asyncio.Task[None]] = set()
         self._progress_written: dict[str, float] = {}
 
@@ -87,7 +131,10 @@ class Scheduler:
         await asyncio.gather(*self._jobs, return_exceptions=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def wake(self) -> None:
+    def wake(self, rescan: bool = False) -> None:
+        """Run a round soon: new PENDING tasks, or with `rescan` slots freed outside this scheduler."""
+        if rescan:
+            self._rescan_at = 0.0
         self._dispatch.wake()
 
     def accepted(self, task: Task) -> None:
@@ -124,7 +171,7 @@ class Scheduler:
     def _report(
         self,
         kind: TaskEventKind,
-        task: Task,
+        task: TaskRow,
         credits: int,
         since: datetime | None,
         failure_code: str | None = None,
@@ -138,79 +185,82 @@ class Scheduler:
     async def recover(self) -> None:
         events: list[Callable[[], None]] = []
         async with self._sessions.begin() as session:
-            interrupted = (
-                await session.scalars(select(Task).where(Task.status == TaskStatus.RUNNING.value))
-            ).all()
+            interrupted = await repository.running(session)
+            given_up = [task for task in interrupted if task.attempts >= self._max_attempts]
             for task in interrupted:
-                if task.attempts >= self._max_attempts:
-                    message = "The task was interrupted too many times."
-                    events.append(await self._fail(session, task, "INTERNAL", message))
-                elif await repository.move(
+                if task.attempts < self._max_attempts and await repository.move(
                     session, task.id, TaskStatus.PENDING, only_from=(TaskStatus.RUNNING,)
                 ):
                     events.append(functools.partial(self._report, TaskEventKind.REQUEUED, task, 0, None))
-        for report in events:
+            now = utcnow()
+            failed = [
+                Outcome(task, now, failure_code="INTERNAL", failure=INTERRUPTED_TOO_OFTEN)
+                for task in given_up
+            ]
+            settled = await self._settle(session, failed)
+            await self._refund(session, settled, now)
+        for report in [*events, *settled.events]:
             report()
 
     async def dispatch_once(self) -> None:
-        await self._promote_throttled()
-        await self._claim_pending()
+        """One round in one transaction: record finished runs, promote, claim; then start the claims.
 
-    async def _promote_throttled(self) -> None:
-        """Move THROTTLED tasks to PENDING where their organization has free slots: oldest first,
-        taking turns across the organization's API keys (see `tasks.fairness`)."""
-        async with self._sessions.begin() as session:
-            groups = (
-                await session.execute(
-                    select(Task.organization_id, Task.model, Organization.tier)
-                    .join(Organization, Organization.id == Task.organization_id)
-                    .where(Task.status == TaskStatus.THROTTLED.value)
-                    .distinct()
-                )
-            ).all()
-        for organization_id, model, level in groups:
+        Locks come in the order every transaction takes them (`billing.ledger`): task rows of the
+        finished runs, admission locks for the promotions, then the ledger's rows for refunds.
+        """
+        finished, self._finished = self._finished, []
+        freed, self._freed = self._freed, set()
+        rescan = time.monotonic() >= self._rescan_at
+        now = utcnow()
+        try:
             async with self._sessions.begin() as session:
-                await ledger.lock_books(session, organization_id)
-                for task_id in await fairness.next_to_promote(session, organization_id, model, level):
-                    if self._test_mode and await testmode.held(session, task_id):
-                        continue
-                    await repository.move(
-                        session, task_id, TaskStatus.PENDING, only_from=(TaskStatus.THROTTLED,)
-                    )
-
-    async def _claim_pending(self) -> None:
-        free = self._workers - len(self._running)
-        if free <= 0:
-            return
-        async with self._sessions.begin() as session:
-            candidates = (
-                await session.scalars(
-                    select(Task)
-                    .where(Task.status == TaskStatus.PENDING.value)
-                    .order_by(Task.created_at, Task.id)
-                    .limit(free)
-                )
-            ).all()
-            claimed = []
-            for task in candidates:
-                started = utcnow()
-                if await repository.move(
-                    session,
-                    task.id,
-                    TaskStatus.RUNNING,
-                    only_from=(TaskStatus.PENDING,),
-                    attempts=task.attempts + 1,
-                    progress=0.0,
-                    started_at=started,
-                ):
-                    claimed.append((task, started))
-        for task, started in claimed:
-            task.attempts, task.started_at = task.attempts + 1, started  # as committed, for the events
+                settled = await self._settle(session, finished)
+                freed |= {(outcome.task.organization_id, outcome.task.model) for outcome in finished}
+                groups = set(await repository.throttled_groups(session)) if rescan else freed
+                await self._promote(session, groups, now)
+                await self._refund(session, settled, now)
+                claimed = await repository.claim(session, self._workers - len(self._running), now)
+        except BaseException:
+            self._finished[:0] = finished  # recorded by the next round
+            self._freed |= freed
+            raise
+        if rescan:
+            self._rescan_at = time.monotonic() + IDLE_POLL_SECONDS
+        for report in settled.events:
+            report()
+        for outcome in finished:
+            if outcome.files is not None and outcome.task.id not in settled.succeeded:
+                await self._store.delete_prefix(output_prefix(outcome.task.id))  # cancelled meanwhile
+        for task in claimed:
             self._report(TaskEventKind.STARTED, task, 0, task.created_at)
             self._running[task.id] = threading.Event()
             job = asyncio.create_task(self._execute(task), name=f"taxiway-task-{task.id}")
             self._jobs.add(job)
             job.add_done_callback(self._jobs.discard)
+
+    async def _promote(self, session: AsyncSession, groups: Iterable[Group], now: datetime) -> None:
+        """Move THROTTLED tasks to PENDING where their organization has free slots: oldest first,
+        taking turns across the organization's API keys (see `tasks.fairness`)."""
+        ordered = sorted(groups)
+        if not ordered:
+            return
+        levels = dict(
+            (
+                await session.execute(
+                    select(Organization.id, Organization.tier).where(
+                        Organization.id.in_({organization for organization, _model in ordered})
+                    )
+                )
+            ).all()
+        )
+        for organization_id, model in ordered:
+            if organization_id not in levels:
+                continue
+            await admission.lock(session, organization_id, model)
+            chosen = await fairness.next_to_promote(session, organization_id, model, levels[organization_id])
+            if self._test_mode:
+                chosen = [task_id for task_id in chosen if not await testmode.held(session, task_id)]
+            await repository.promote(session, chosen, now)
 
     def _progress_reporter(self, task_id: str) -> Callable[[float], None]:
         loop = asyncio.get_running_loop()
@@ -242,10 +292,11 @@ class Scheduler:
     def _run_engine(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         return self._engines.run(request, context)
 
-    async def _execute(self, task: Task) -> None:
+    async def _execute(self, task: Claimed) -> None:
         cancel_event = self._running[task.id]
         context = RunContext(cancel_event=cancel_event, on_progress=self._progress_reporter(task.id))
         loop = asyncio.get_running_loop()
+        outcome: Outcome | None = None
         try:
             spec = model_spec(task.endpoint, task.model)
             params, simulation = task.params, testmode.of_task(task)
@@ -260,7 +311,7 @@ class Scheduler:
             context.check_cancelled()
             run = testmode.wrap(simulation, self._run_engine)
             artifacts = await loop.run_in_executor(self._executor, run, request, context)
-            await self._succeed(task, artifacts)
+            outcome = await self._store_outputs(task, artifacts)
         except TaskCancelled:
             log.info(
                 "task %s stopped: deleted while its engine ran",
@@ -268,23 +319,21 @@ class Scheduler:
                 extra={"event": "task.stopped", "task_id": task.id},
             )
         except Failure as failure:
-            async with self._sessions.begin() as session:
-                report = await self._fail(session, task, failure.code, failure.message)
-            report()
+            outcome = Outcome(task, utcnow(), failure_code=failure.code, failure=failure.message)
         except asyncio.CancelledError:
             cancel_event.set()  # server shutdown: the task stays RUNNING and is requeued at next start
             raise
         except Exception:
             log.exception("engine failed on task %s", task.id)
-            async with self._sessions.begin() as session:
-                report = await self._fail(session, task, "INTERNAL", UNEXPECTED_FAILURE)
-            report()
+            outcome = Outcome(task, utcnow(), failure_code="INTERNAL", failure=UNEXPECTED_FAILURE)
         finally:
+            if outcome is not None:
+                self._finished.append(outcome)
             self._running.pop(task.id, None)
             self._progress_written.pop(task.id, None)
             self.wake()
 
-    async def _succeed(self, task: Task, artifacts: list[Artifact]) -> None:
+    async def _store_outputs(self, task: Claimed, artifacts: list[Artifact]) -> Outcome:
         if not artifacts:
             raise RuntimeError(f"engine for {task.model} produced no output")
         prefix = output_prefix(task.id)
@@ -299,49 +348,55 @@ class Scheduler:
         # Never more than was reserved: the estimate may already be the measured input's price.
         final = model_spec(task.endpoint, task.model).final_credits(params, seconds, pixels)
         cost = min(task.estimated_credits, final)
-        finished = utcnow()
-        async with self._sessions.begin() as session:
-            done = await repository.move(
+        return Outcome(task, utcnow(), files=files, cost=cost, seconds=seconds, outputs=len(artifacts))
+
+    async def _settle(self, session: AsyncSession, outcomes: list[Outcome]) -> Settled:
+        """Move finished runs out of RUNNING; a task cancelled meanwhile keeps its cancellation.
+        The settled runs' events are reported once the session has committed."""
+        settled = Settled()
+        for outcome in outcomes:
+            task, finished = outcome.task, outcome.finished
+            if outcome.files is not None:
+                if await repository.move(
+                    session,
+                    task.id,
+                    TaskStatus.SUCCEEDED,
+                    only_from=(TaskStatus.RUNNING,),
+                    outputs={"files": outcome.files},
+                    progress=1.0,
+                    cost_credits=outcome.cost,
+                    finished_at=finished,
+                ):
+                    settled.succeeded.add(task.id)
+                    if task.simulation is None:  # a simulated delay is not the engine's speed
+                        await run_times.record(
+                            session, task.endpoint, task.model, task.started_at, finished,
+                            outcome.seconds, outcome.outputs,
+                        )  # fmt: skip
+                    if outcome.cost < task.estimated_credits:
+                        # Held at the maximum (e.g. `duration: "auto"`), billed on what was produced.
+                        amount = task.estimated_credits - outcome.cost
+                        settled.refunds.append(
+                            ledger.Refund(task.organization_id, task.id, task.model, amount)
+                        )
+                    settled.report(self._report, TaskEventKind.SUCCEEDED, task, outcome.cost)
+                continue
+            refund = refundable(outcome.failure_code)
+            if await repository.move(
                 session,
                 task.id,
-                TaskStatus.SUCCEEDED,
+                TaskStatus.FAILED,
                 only_from=(TaskStatus.RUNNING,),
-                outputs={"files": files},
-                progress=1.0,
-                cost_credits=cost,
+                failure=outcome.failure,
+                failure_code=outcome.failure_code,
+                cost_credits=0 if refund else task.estimated_credits,
                 finished_at=finished,
-            )
-            if done and task.simulation is None:  # a simulated delay is not the engine's speed
-                await run_times.record(
-                    session, task.endpoint, task.model, task.started_at, finished, seconds, len(artifacts)
-                )
-            if done and cost < task.estimated_credits:
-                # Held at the maximum (e.g. `duration: "auto"`), billed on what was produced.
-                await ledger.refund(
-                    session, task.organization_id, task.id, task.model, task.estimated_credits - cost
-                )
-        if not done:  # cancelled while its outputs were being written
-            await self._store.delete_prefix(prefix)
-        else:
-            self._report(TaskEventKind.SUCCEEDED, task, cost, task.started_at)
+            ):
+                if refund:
+                    settled.refunds.append(ledger.Refund(task.organization_id, task.id, task.model))
+                charged = 0 if refund else task.estimated_credits
+                settled.report(self._report, TaskEventKind.FAILED, task, charged, outcome.failure_code)
+        return settled
 
-    async def _fail(self, session: AsyncSession, task: Task, code: str, message: str) -> Callable[[], None]:
-        """RUNNING → FAILED, refunded unless the code is one the real API keeps the charge for.
-        Returns the event's report, to call once the session has committed."""
-        refund = refundable(code)
-        moved = await repository.move(
-            session,
-            task.id,
-            TaskStatus.FAILED,
-            only_from=(TaskStatus.RUNNING,),
-            failure=message,
-            failure_code=code,
-            cost_credits=0 if refund else task.estimated_credits,
-            finished_at=utcnow(),
-        )
-        if moved and refund:
-            await ledger.refund(session, task.organization_id, task.id, task.model)
-        if not moved:
-            return lambda: None
-        charged = 0 if refund else task.estimated_credits
-        return functools.partial(self._report, TaskEventKind.FAILED, task, charged, task.started_at, code)
+    async def _refund(self, session: AsyncSession, settled: Settled, now: datetime) -> None:
+        await ledger.refund_many(session, settled.refunds, now)

@@ -8,15 +8,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
 from taxiway.billing import ledger, quotas
+from taxiway.billing.tiers import limits_for
 from taxiway.catalog import ModelSpec
 from taxiway.clock import utcnow
-from taxiway.db.tables import Task
+from taxiway.db.tables import TASKS, Task
 from taxiway.status import TaskStatus
-from taxiway.tasks import fairness, repository
+from taxiway.tasks import admission, repository
 from taxiway.testmode import Simulation
 from taxiway.testmode import runtime as testmode
 
@@ -46,38 +48,52 @@ async def submit(
 ) -> Task:
     """Create a task and reserve its credits in one transaction, so an accepted task is never lost.
 
-    The organization's books lock is taken first: it also serializes the quota counts and the
-    concurrency count, so limits and the choice between PENDING and THROTTLED are exact under
-    racing submissions. A test-mode `simulation` is stored with the task, and may hold it THROTTLED.
+    The admission lock of (organization, model) comes first: the daily count and the choice between
+    PENDING and THROTTLED are exact under racing submissions. The credits are taken last, by the
+    guarded update of the organization's row (`billing.ledger`), held only until the commit. A
+    refusal (QuotaExceeded, InsufficientCredits) leaves nothing written, so the caller's transaction
+    may go on. A test-mode `simulation` is stored with the task, and may hold it THROTTLED.
     """
-    await ledger.lock_books(session, principal.organization_id)
+    organization_id, model = principal.organization_id, spec.id
+    limits = limits_for(principal.tier, model)
     credits = spec.estimated_credits(params, input_seconds, input_pixels)
     now = utcnow()
-    await quotas.enforce(session, principal.organization_id, principal.tier, spec.id, credits, now)
-    throttled = await fairness.must_wait(session, principal.organization_id, spec.id, principal.tier)
-    held = simulation.throttle if simulation is not None else None
-    task = Task(
-        id=str(uuid.uuid4()),
-        organization_id=principal.organization_id,
-        api_key_id=principal.api_key_id,
-        endpoint=spec.endpoint,
-        model=spec.id,
-        status=(TaskStatus.THROTTLED if throttled or held is not None else TaskStatus.PENDING).value,
-        params=params,
-        simulation=testmode.stored(simulation),
-        seed=params["seed"] if params.get("seed") is not None else secrets.randbelow(2**32),
-        estimated_credits=credits,
-        progress=0.0,
-        attempts=0,
-        created_at=now,
-        updated_at=now,
+    await admission.lock(session, organization_id, model)
+    slots, (balance, spent) = await admission.read(
+        session, organization_id, model, now, limits, *ledger.funds(organization_id, now)
     )
+    quotas.check_daily(model, slots.daily, limits.max_daily)
+    quotas.check_funds(principal.tier, credits, int(balance), int(spent))  # before writing anything
+    held = simulation.throttle if simulation is not None else None
+    throttled = held is not None or slots.must_wait(limits.max_concurrent)
+    status = TaskStatus.THROTTLED if throttled else TaskStatus.PENDING
+    task_id = str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "id": task_id,
+        "organization_id": organization_id,
+        "api_key_id": principal.api_key_id,
+        "endpoint": spec.endpoint,
+        "model": model,
+        "status": status.value,
+        "params": params,
+        "simulation": testmode.stored(simulation),
+        "seed": params["seed"] if params.get("seed") is not None else secrets.randbelow(2**32),
+        "estimated_credits": credits,
+        "progress": 0.0,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await session.execute(insert(TASKS).values(values))
+    try:
+        await quotas.reserve(session, organization_id, principal.tier, task_id, model, credits, now)
+    except (quotas.QuotaExceeded, ledger.InsufficientCredits):
+        # Another request took the credits since they were read: the reservation undid itself.
+        await session.execute(delete(TASKS).where(TASKS.c.id == task_id))
+        raise
     if held is not None:
-        log.warning("simulated THROTTLED for %gs on task %s", held, task.id)
-    session.add(task)
-    await ledger.reserve(session, principal.organization_id, task.id, spec.id, credits)
-    await session.flush()
-    return task
+        log.warning("simulated THROTTLED for %gs on task %s", held, task_id)
+    return Task(**values)  # as written, outside the session: the row was inserted without the ORM
 
 
 async def delete(session: AsyncSession, task: Task) -> Deletion:
@@ -90,7 +106,7 @@ async def delete(session: AsyncSession, task: Task) -> Deletion:
             session, task.id, TaskStatus.CANCELLED, only_from=(previous,), cost_credits=0, finished_at=now
         )
         if moved:
-            await ledger.refund(session, task.organization_id, task.id, task.model)
+            await ledger.refund(session, task.organization_id, task.id, task.model, now)
     elif previous is TaskStatus.RUNNING:
         moved = await repository.move(
             session,

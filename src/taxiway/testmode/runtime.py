@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,7 +136,12 @@ def stored(simulation: Simulation | None) -> dict[str, Any] | None:
     return simulation.to_json()
 
 
-def of_task(task: Task) -> Simulation | None:
+class Simulated(Protocol):
+    @property
+    def simulation(self) -> dict[str, Any] | None: ...
+
+
+def of_task(task: Simulated) -> Simulation | None:
     """The simulation a task was accepted with."""
     return Simulation.from_json(task.simulation) if task.simulation else None
 
