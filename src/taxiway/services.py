@@ -35,6 +35,7 @@ from taxiway.routing.decide import RoutingPolicy
 from taxiway.storage.blobs import BlobStore
 from taxiway.storage.signing import UrlSigner
 from taxiway.storage.stores import open_store
+from taxiway.tasks.finished import FinishedTasks
 from taxiway.tasks.scheduler import Scheduler
 from taxiway.voices.processing import VoiceProcessor
 from taxiway.workflows import repository as workflow_repository
@@ -55,6 +56,8 @@ class Background(Protocol):
 class Services:
     settings: Settings
     database: AsyncEngine
+    # The same pool in autocommit: point reads without BEGIN and ROLLBACK round trips.
+    reads: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     store: BlobStore
     signer: UrlSigner
@@ -63,6 +66,8 @@ class Services:
     # Where engines run: this process (the registry above), or a Ray cluster's actors.
     executor: Executor
     scheduler: Scheduler
+    # Views of finished tasks, which polls read without the database.
+    finished: FinishedTasks
     workflows: WorkflowRunner
     avatars: AvatarProcessor
     voices: VoiceProcessor
@@ -146,6 +151,7 @@ async def build_services(settings: Settings) -> Services:
         services = Services(
             settings=settings,
             database=database,
+            reads=database.execution_options(isolation_level="AUTOCOMMIT"),
             sessions=sessions,
             store=store,
             signer=signer,
@@ -153,6 +159,7 @@ async def build_services(settings: Settings) -> Services:
             engines=engines,
             executor=executor,
             scheduler=scheduler,
+            finished=FinishedTasks(),
             workflows=WorkflowRunner(sessions, assets, scheduler.accepted),
             avatars=AvatarProcessor(sessions, store, assets),
             voices=VoiceProcessor(sessions, store, assets, cache=settings.engine_cache_dir),

@@ -11,6 +11,7 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
 from taxiway.api.schemas import ErrorBody, TaskLike, TaskView, render_task
 from taxiway.clock import utcnow
+from taxiway.status import TaskStatus
 from taxiway.tasks import repository, service
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -37,10 +38,14 @@ def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
     summary="Get a task: its status, progress, cost and, once succeeded, signed output URLs.",
 )
 async def get_task(task_id: str, request: Request, principal: CurrentPrincipal, state: State) -> Response:
-    async with state.database.connect() as connection:
-        task = await repository.read_view(connection, principal.organization_id, task_id)
+    task = state.finished.get(task_id, principal.organization_id)
     if task is None:
-        raise ApiError(404, TASK_NOT_FOUND)
+        async with state.reads.connect() as connection:
+            task = await repository.read_view(connection, principal.organization_id, task_id)
+        if task is None:
+            raise ApiError(404, TASK_NOT_FOUND)
+        if TaskStatus(task.status).terminal:
+            state.finished.put(task_id, principal.organization_id, task)
     return JSONResponse(render_task(task, output_urls(request, state, task)))
 
 
@@ -56,6 +61,7 @@ async def delete_task(task_id: str, principal: CurrentPrincipal, state: State) -
         if task is None:
             raise ApiError(404, TASK_NOT_FOUND)
         deletion = await service.delete(session, task)
+    state.finished.forget(task_id)
     state.scheduler.withdrawn(task, deletion.previous)
     if deletion.output_prefix:
         await state.store.delete_prefix(deletion.output_prefix)

@@ -150,7 +150,7 @@ class Scheduler:
             self._report(TaskEventKind.CANCELLED, task, charged, task.started_at)
         if previous is TaskStatus.RUNNING:
             self.cancel(task.id)
-        self.wake()
+        self.wake(rescan=True)  # its slot may be free for a THROTTLED task
 
     def cancel(self, task_id: str) -> bool:
         """Signal a running engine to stop at its next progress report. True if it runs here."""
