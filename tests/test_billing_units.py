@@ -141,10 +141,10 @@ class TestFairness:
                 session, org, T0 + timedelta(seconds=9), status=TaskStatus.THROTTLED, key="b"
             )
             limits = tiers.limits_for(1, "gen4_image")
-            slots = await admission.read(session, org, "gen4_image", NOW, limits)
+            slots, _ = await admission.read(session, org, "gen4_image", NOW, limits)
             assert (slots.active, slots.waiting) == (1, True)
             assert slots.must_wait(limits.max_concurrent)  # older tasks wait
-            other = await admission.read(session, org, "gen4_turbo", NOW, limits)
+            other, _ = await admission.read(session, org, "gen4_turbo", NOW, limits)
             assert not other.must_wait(limits.max_concurrent)
             # Tier 1 has 2 slots, a holds one: b's task takes the free one.
             assert await fairness.next_to_promote(session, org, "gen4_image", 1) == [late_b]
@@ -155,7 +155,7 @@ class TestFairness:
 class TestQuotas:
     async def test_daily_window_rolls(self, sessions: async_sessionmaker[AsyncSession], org: str) -> None:
         async def used(model: str, now: datetime) -> int:
-            return (await admission.read(session, org, model, now, tiers.ModelLimits(None, 1))).daily
+            return (await admission.read(session, org, model, now, tiers.ModelLimits(None, 1)))[0].daily
 
         async with sessions.begin() as session:
             for age in (timedelta(hours=23, minutes=59), timedelta(hours=1), timedelta(0)):

@@ -217,30 +217,38 @@ def _system_user(name: str) -> pwd.struct_passwd | None:
         return None
 
 
-@contextlib.contextmanager
-def postgres_cluster(database: str | None = "taxiway") -> Iterator[PostgresCluster]:
-    """Start a fresh cluster (with `database` created, if given); always stopped and removed after.
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server can run here; the message says what is missing."""
 
-    Skips the calling test when no PostgreSQL server binaries are installed.
-    """
-    pytest.importorskip("asyncpg", reason="asyncpg is needed to talk to PostgreSQL")
+
+def _placement() -> tuple[Path, pwd.struct_passwd | None]:
+    """The server binaries' directory, and the system user to run them as when we are root."""
     bindir = find_bindir()
     if bindir is None:
-        pytest.skip(
+        raise PostgresUnavailable(
             "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install the `postgresql`"
             " package, or point TAXIWAY_PG_BINDIR at them"
         )
-    run_as: str | None = None
-    owner: pwd.struct_passwd | None = None
-    if os.geteuid() == 0:
-        owner = _system_user(SYSTEM_USER)
-        if owner is None:
-            pytest.skip(f"running as root and there is no `{SYSTEM_USER}` system user to run PostgreSQL as")
-        run_as = SYSTEM_USER
+    if os.geteuid() != 0:
+        return bindir, None
+    owner = _system_user(SYSTEM_USER)
+    if owner is None:
+        raise PostgresUnavailable(
+            f"running as root and there is no `{SYSTEM_USER}` system user to run PostgreSQL as"
+        )
+    return bindir, owner
 
+
+@contextlib.contextmanager
+def start_cluster(database: str | None = "taxiway") -> Iterator[PostgresCluster]:
+    """Start a fresh cluster (with `database` created, if given); always stopped and removed after.
+
+    Raises PostgresUnavailable when it cannot run here (benchmarks use this; tests `postgres_cluster`).
+    """
+    bindir, owner = _placement()
     # Directly under the system temp dir: pytest's own tmp dirs are private to root.
     root = Path(tempfile.mkdtemp(prefix="taxiway-pg-"))
-    cluster = PostgresCluster(bindir=bindir, root=root, run_as=run_as)
+    cluster = PostgresCluster(bindir=bindir, root=root, run_as=owner.pw_name if owner else None)
     try:
         if owner is not None:
             os.chown(root, owner.pw_uid, owner.pw_gid)
@@ -254,3 +262,15 @@ def postgres_cluster(database: str | None = "taxiway") -> Iterator[PostgresClust
             cluster.stop()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_cluster(database: str | None = "taxiway") -> Iterator[PostgresCluster]:
+    """`start_cluster` for a test, which is skipped when PostgreSQL cannot run here."""
+    pytest.importorskip("asyncpg", reason="asyncpg is needed to talk to PostgreSQL")
+    try:
+        _placement()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    with start_cluster(database) as cluster:
+        yield cluster

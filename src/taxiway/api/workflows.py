@@ -139,7 +139,6 @@ async def run_workflow(
         raise ApiError(400, VALIDATION_FAILED, _issues(problems))
     try:
         async with state.sessions.begin() as session:
-            await ledger.lock_books(session, principal.organization_id)
             if await ledger.balance(session, principal.organization_id) < run_plan.estimated_credits:
                 raise ApiError(400, NOT_ENOUGH_CREDITS.format(credits=run_plan.estimated_credits))
             invocation = await invocations.create(session, principal, workflow, graph, values)

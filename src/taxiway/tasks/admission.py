@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taxiway.billing.quotas import DAY
 from taxiway.billing.tiers import ModelLimits
 from taxiway.db.tables import Task
-from taxiway.tasks.state import ACTIVE, TaskStatus
+from taxiway.status import ACTIVE, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,15 @@ def _count(*where: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 async def read(
-    session: AsyncSession, organization_id: str, model: str, now: datetime, limits: ModelLimits
-) -> Slots:
-    """The counts `limits` needs, in one query of index range scans (no history beyond the day)."""
+    session: AsyncSession,
+    organization_id: str,
+    model: str,
+    now: datetime,
+    limits: ModelLimits,
+    *also: ColumnElement[Any],
+) -> tuple[Slots, tuple[Any, ...]]:
+    """The counts `limits` needs, in one query of index range scans (no history beyond the day), and
+    the values of the scalar expressions `also`, read in the same round trip."""
     scope = (Task.organization_id == organization_id, Task.model == model)
     daily = (
         literal(0)
@@ -65,5 +72,5 @@ async def read(
         else _count(*scope, Task.status.in_([status.value for status in ACTIVE]))
     )
     waiting = exists().where(*scope, Task.status == TaskStatus.THROTTLED.value)
-    row = (await session.execute(select(daily, active, waiting))).one()
-    return Slots(daily=int(row[0]), active=int(row[1]), waiting=bool(row[2]))
+    row = tuple((await session.execute(select(daily, active, waiting, *also))).one())
+    return Slots(daily=int(row[0]), active=int(row[1]), waiting=bool(row[2])), row[3:]

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts.repository import Principal
@@ -84,12 +84,12 @@ async def submit(
         "created_at": now,
         "updated_at": now,
     }
-    await session.execute(insert(TASKS).values(values))
+    await session.execute(sa.insert(TASKS).values(values))
     try:
         await quotas.reserve(session, organization_id, principal.tier, task_id, model, credits, now)
     except (quotas.QuotaExceeded, ledger.InsufficientCredits):
         # Another request took the credits since they were read: the reservation undid itself.
-        await session.execute(delete(TASKS).where(TASKS.c.id == task_id))
+        await session.execute(sa.delete(TASKS).where(TASKS.c.id == task_id))
         raise
     if held is not None:
         log.warning("simulated THROTTLED for %gs on task %s", held, task_id)

@@ -363,18 +363,16 @@ class Advance:
         if organization is None:
             self._not_run(view, NodeState.REFUSED, "The organization no longer exists.")
             return
-        await ledger.lock_books(self.session, organization_id)
-        credits = spec.estimated_credits(params, checked.input_seconds, checked.input_pixels)
-        if await ledger.balance(self.session, organization_id) < credits:
-            self._not_run(view, NodeState.REFUSED, ledger.INSUFFICIENT_CREDITS)
-            return
         principal = Principal(organization_id, self.invocation.api_key_id or "", organization.tier)
         try:
             task = await service.submit(
                 self.session, principal, spec, params, checked.input_seconds, checked.input_pixels
             )
-        except QuotaExceeded as exc:  # raised before the task is added
+        except QuotaExceeded as exc:  # a refused task leaves nothing written
             self._not_run(view, NodeState.REFUSED, exc.message)
+            return
+        except ledger.InsufficientCredits:
+            self._not_run(view, NodeState.REFUSED, ledger.INSUFFICIENT_CREDITS)
             return
         view.run.state = NodeState.SUBMITTED
         view.run.task_id = task.id

@@ -1,7 +1,7 @@
-"""constant-cost books: balance and month spend on the organization, daily usage rollups, range indexes
+"""constant-cost books: balance and month spend on the organization, daily usage rollups, a range index
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0012
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0004"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -34,7 +34,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_tasks_org_model_created", ["organization_id", "model", "created_at"], unique=False
         )
-        batch_op.create_index("ix_tasks_org_created", ["organization_id", "created_at"], unique=False)
 
     # The books so far, from the ledger. The month spend starts empty: the first credit movement of a
     # month sums it from the daily rollups (see `billing.ledger`).
@@ -55,7 +54,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
-        batch_op.drop_index("ix_tasks_org_created")
         batch_op.drop_index("ix_tasks_org_model_created")
     op.drop_table("usage_days")
     with op.batch_alter_table("organizations", schema=None) as batch_op:
