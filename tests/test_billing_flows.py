@@ -286,6 +286,8 @@ def test_books_balance_after_a_crash(make_server: Callable[..., Server], tmp_pat
     costs = [client.tasks.retrieve(t).cost.credits for t in [*failed, *slow[1:4]]]
     assert costs == [0, PRICE, PRICE, PRICE, PRICE]
     assert [tasks[t] for t in (slow[0], slow[-1])] == [("CANCELLED", PRICE), ("CANCELLED", 0)]
+    # The balance, month spend and daily usage kept on the side agree with the ledger too.
+    assert "books agree" in server.cli("orgs", "check")
 
 
 def test_operator_cli(make_server: Callable[..., Server]) -> None:

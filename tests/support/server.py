@@ -109,7 +109,7 @@ class Server:
             env=self.full_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=READY_TIMEOUT,  # a busy machine slows the CLI's start, not its answer
             check=True,
         )
         return result.stdout
