@@ -24,7 +24,7 @@ def served(operator_server: Server) -> Server:
 
 
 def operator(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}", **kwargs.pop("headers", {})}
     return httpx.request(method, f"{server.base_url}/operator{path}", headers=headers, timeout=30, **kwargs)
 
 
@@ -197,9 +197,13 @@ def test_operator_manages_organizations_keys_credits_and_tiers(served: Server) -
     assert key["key"].startswith("key_") and key["prefix"] == key["key"][:12]
     assert sdk(served, key["key"]).organization.retrieve().credit_balance == 500
 
-    assert operator(
-        served, "POST", "/organizations/acme/credits", json={"amount": 250, "note": "top-up"}
-    ).json() == {"creditBalance": 750}
+    top_up = {"json": {"amount": 250, "note": "top-up"}, "headers": {"Idempotency-Key": "top-up-1"}}
+    first = operator(served, "POST", "/organizations/acme/credits", **top_up)
+    assert first.json() == {"creditBalance": 750} and "idempotent-replayed" not in first.headers
+    again = operator(served, "POST", "/organizations/acme/credits", **top_up)  # its answer was lost
+    assert again.json() == {"creditBalance": 750} and again.headers["idempotent-replayed"] == "true"
+    other = {**top_up, "json": {"amount": 1}}
+    assert operator(served, "POST", "/organizations/acme/credits", **other).status_code == 422
     too_much = operator(served, "POST", "/organizations/acme/credits", json={"amount": -1000})
     assert too_much.status_code == 400 and too_much.json()["issues"][0]["path"] == ["amount"]
     assert operator(served, "PUT", "/organizations/acme/tier", json={"tier": 4}).json() == {"tier": 4}

@@ -72,6 +72,11 @@ class Guard:
 
 def guard(request: Request, principal: Principal, body: Any) -> Guard:
     """The request's guard; a malformed key is a 400 naming the header."""
+    return guard_for(request, principal.organization_id, body)
+
+
+def guard_for(request: Request, organization_id: str, body: Any) -> Guard:
+    """As `guard`, for a caller acting on an organization (the operator API): keys are the organization's."""
     key = request.headers.get(HEADER)
     if key is not None and not (
         0 < len(key) <= idempotency.MAX_KEY_LENGTH and all(" " <= char <= "~" for char in key)
@@ -83,7 +88,7 @@ def guard(request: Request, principal: Principal, body: Any) -> Guard:
         }
         raise ApiError(400, "Validation of request failed", [issue])
     fingerprint = idempotency.fingerprint(request.method, request.url.path, body)
-    return Guard(principal.organization_id, key, fingerprint)
+    return Guard(organization_id, key, fingerprint)
 
 
 async def open_guard(

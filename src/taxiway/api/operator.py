@@ -14,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.accounts import repository
-from taxiway.api import actors
+from taxiway.api import actors, idempotency
 from taxiway.api.auth import State, bearer_token
 from taxiway.api.errors import ApiError
 from taxiway.api.state import AppState, app_state
@@ -173,16 +174,28 @@ async def get_organization(org: str, state: State) -> JSONResponse:
 
 @router.post("/organizations/{org}/credits")
 async def adjust_credits(request: Request, org: str, body: CreditAdjustment, state: State) -> JSONResponse:
-    async with state.sessions.begin() as session:
+    """One ledger entry. With an `Idempotency-Key`, a retry of a grant whose answer was lost replays
+    that answer instead of granting again; the key is kept in the entry's transaction."""
+    async with state.sessions() as session:
         found = await _find(session, org)
-        try:
-            balance = await operator.adjust_credits(
-                session, found.id, body.amount, body.note, actor=actors.operator(request)
-            )
-        except ValueError as exc:
-            issue = {"code": "custom", "path": ["amount"], "message": f"amount: {exc}"}
-            raise ApiError(400, "Validation of body failed", [issue]) from None
-    return JSONResponse({"creditBalance": balance})
+    once = idempotency.guard_for(request, found.id, body.model_dump())
+    replayed = await once.replay(state)
+    if replayed is not None:
+        return replayed
+    try:
+        async with state.sessions.begin() as session:
+            try:
+                balance = await operator.adjust_credits(
+                    session, found.id, body.amount, body.note, actor=actors.operator(request)
+                )
+            except ValueError as exc:
+                issue = {"code": "custom", "path": ["amount"], "message": f"amount: {exc}"}
+                raise ApiError(400, "Validation of body failed", [issue]) from None
+            view = {"creditBalance": balance}
+            await once.remember(session, view)
+    except IntegrityError as error:  # a twin with the same key committed first: its answer
+        return await once.after_conflict(state, error)
+    return JSONResponse(view)
 
 
 @router.put("/organizations/{org}/tier")
