@@ -414,3 +414,6 @@ async def test_account_changes_are_audited_with_their_actor(
         "taxiway command line",
     )
     assert audit.command_line().kind == "cli"
+    for event in events:  # every view is what /openapi.json documents, and no more
+        for detailed, documented in ((False, webapp.AuditEntry), (True, webapp.AuditDetail)):
+            documented.model_validate(webapp.event_view((event, "key_1", None), (7, "w"), detailed=detailed))

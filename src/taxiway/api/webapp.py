@@ -8,11 +8,11 @@ one workspace of its own (`accounts.repository.workspace_id` numbers it), so `or
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from taxiway.accounts.repository import Principal, workspace_id
 from taxiway.api import paging
@@ -42,6 +42,53 @@ DATETIME_PATTERN = f"^{_DAY}{_CLOCK}$"
 MOMENT_PATTERN = f"^{_DAY}({_CLOCK})?$"
 _ACTION = "(" + "|".join(ACTIONS) + ")"
 ACTIONS_PATTERN = f"^{_ACTION}(,{_ACTION}){{0,{MAX_LISTED - 1}}}$"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UsageEntry(_Out):
+    credits: int
+    email: str = Field(description="The prefix of the API key that made the generation")
+    timestamp: datetime
+    tool: str
+    type: Literal["charge", "refund"]
+    workspaceId: int
+    workspaceName: str
+
+
+class UsagePage(_Out):
+    data: list[UsageEntry]
+    nextCursor: str | None
+
+
+Action = Literal[ACTIONS]  # type: ignore[valid-type]
+
+
+class AuditEntry(_Out):
+    action: Action
+    actorDeleted: bool
+    actorEmail: str | None
+    actorUsername: str | None
+    eventId: str
+    timestamp: datetime
+    workspaceId: int
+    workspaceName: str
+
+
+class AuditPage(_Out):
+    data: list[AuditEntry]
+    nextCursor: str | None
+
+
+class AuditDetail(AuditEntry):
+    clientIpAddress: str
+    metadata: dict[str, Any]
+    requestId: str | None
+    resourceId: str | None
+    resourceType: str | None
+    userAgent: str | None
 
 
 def _query_error(name: str, message: str) -> ApiError:
@@ -102,7 +149,10 @@ def _empty() -> JSONResponse:
 
 
 @router.get(
-    "/usage", responses=_RESPONSES, summary="Credits charged and refunded per generation, newest first"
+    "/usage",
+    response_model=UsagePage,
+    responses=_RESPONSES,
+    summary="Credits charged and refunded per generation, newest first",
 )
 async def list_usage(
     principal: CurrentPrincipal,
@@ -191,7 +241,12 @@ def event_view(row: audit.EventRow, workspace: tuple[int, str], detailed: bool) 
     return view
 
 
-@router.get("/audit_logs", responses=_RESPONSES, summary="The organization's audit log, newest first")
+@router.get(
+    "/audit_logs",
+    response_model=AuditPage,
+    responses=_RESPONSES,
+    summary="The organization's audit log, newest first",
+)
 async def list_audit_logs(
     principal: CurrentPrincipal,
     state: State,
@@ -244,7 +299,12 @@ async def list_audit_logs(
     )
 
 
-@router.get("/audit_logs/{event_id}", responses=_RESPONSES, summary="One audit log entry, with its details")
+@router.get(
+    "/audit_logs/{event_id}",
+    response_model=AuditDetail,
+    responses=_RESPONSES,
+    summary="One audit log entry, with its details",
+)
 async def get_audit_log(
     event_id: str, principal: CurrentPrincipal, state: State, organizationId: str | None = None
 ) -> JSONResponse:
