@@ -81,13 +81,13 @@ class Server:
             self.process.wait(timeout=60)
         self.process = None
 
-    def charged(self) -> int:
+    def charged(self, task_ids: list[str]) -> int:
+        """Credits the ledger holds as charged for these tasks (charges less refunds); tasks of the
+        earlier phases, still settling, are not counted."""
         with sqlite3.connect(self.data_dir / "taxiway.db") as db:
-            return -int(
-                db.execute(
-                    "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE amount < 1000000"
-                ).fetchone()[0]
-            )
+            marks = ",".join("?" * len(task_ids))
+            query = f"SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE task_id IN ({marks})"
+            return -int(db.execute(query, task_ids).fetchone()[0])
 
 
 # 5xx and answers the schema does not document; then requests the schema calls valid that the server
@@ -190,8 +190,7 @@ def slowloris(server: Server, count: int) -> dict[str, Any]:
 
 
 def kill9(server: Server, tasks: int) -> dict[str, Any]:
-    before = server.charged()
-    ids = []
+    ids: list[str] = []
     with httpx.Client(headers=server.headers, timeout=120) as client:
         for n in range(tasks):
             body = {"model": "gen4_image", "promptText": f"a lighthouse {n}", "ratio": "1920:1080"}
@@ -212,7 +211,7 @@ def kill9(server: Server, tasks: int) -> dict[str, Any]:
                     lost += 1
                     break
                 time.sleep(0.2)
-    return {"tasks": tasks, "lost": lost, "ledger_drift": server.charged() - before - costs}
+    return {"tasks": tasks, "lost": lost, "ledger_drift": server.charged(ids) - costs}
 
 
 def quantiles(times: list[float]) -> dict[str, float]:
