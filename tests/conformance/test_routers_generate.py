@@ -20,6 +20,7 @@ from PIL import Image
 from support.clients import sdk
 from support.server import OPERATOR_TOKEN, Server
 from taxiway.accounts.keys import display_prefix
+from taxiway.api.generate import AudioGenerated, ImageGenerated, VideoGenerated
 
 NODE_DIR = Path(__file__).parent / "node"
 # Holds a task THROTTLED for a while: its model is then full for the organization (a new task would
@@ -146,6 +147,8 @@ def test_generate_routes_falls_back_on_capacity_and_lists_its_decisions(
         "skipped": ["gen4_image"],
     }
     client.tasks.delete(held.id)  # cancelled while THROTTLED: refunded
+    for answer in (first, fallen):  # as /openapi.json documents it, and no more
+        ImageGenerated.model_validate(answer.to_dict())
 
     with pytest.raises(runwayml.BadRequestError) as refused:
         client.generate.image.create(config_id="stills", input={"prompt_text": "a kite", "resolution": "4k"})
@@ -207,6 +210,9 @@ def test_video_and_audio_generation(operator_server: Server, org: tuple[str, str
     assert (speech.routing.model, speech.routing.resolved_input.voice) == ("eleven_multilingual_v2", "preset")
     for task in (clip, sound, speech):
         client.tasks.delete(task.id)
+    VideoGenerated.model_validate(clip.to_dict())  # as /openapi.json documents them, and no more
+    for answer in (sound, speech):
+        AudioGenerated.model_validate(answer.to_dict())
 
 
 def test_usage_and_audit_log_of_a_revoked_key(operator_server: Server) -> None:

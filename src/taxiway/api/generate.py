@@ -9,10 +9,11 @@ mode, input checks, credits and quotas). Every decision, routed or refused, is k
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,85 @@ from taxiway.testmode.runtime import SimulatedReply
 router = APIRouter(prefix="/v1/generate", tags=["generate"])
 # Union members pydantic names in error paths; the SDK's paths have none.
 UNION_TAGS = frozenset({"preset", "reference-audio", "KeyframeAtSeconds", "KeyframeAt"})
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EstimatedCredits(_Out):
+    credits: int
+
+
+class ResolvedSettings(_Out):
+    optimizeFor: Literal["cost", "latency", "quality"]
+    priceCeiling: float | None
+
+
+class CapacityFallback(_Out):
+    allExhausted: bool
+    skipped: list[str]
+
+
+class ResolvedImage(_Out):
+    aspectRatio: str
+    ratio: str
+    resolution: str
+
+
+class ResolvedVideo(_Out):
+    duration: float
+    ratio: str
+    resolution: str
+
+
+class ResolvedAudio(_Out):
+    type: Literal["speech", "audio"]
+    voice: Literal["preset", "reference-audio", "default", "none"]
+
+
+class _Routing(_Out):
+    configId: str
+    estimatedCost: EstimatedCredits
+    model: str
+    provider: str
+    resolvedSettings: ResolvedSettings
+    capacityFallback: CapacityFallback | None = None
+
+
+class ImageRouting(_Routing):
+    resolvedInput: ResolvedImage
+
+
+class VideoRouting(_Routing):
+    resolvedInput: ResolvedVideo
+
+
+class AudioRouting(_Routing):
+    resolvedInput: ResolvedAudio
+
+
+class ImageGenerated(_Out):
+    id: str
+    routing: ImageRouting
+
+
+class VideoGenerated(_Out):
+    id: str
+    routing: VideoRouting
+
+
+class AudioGenerated(_Out):
+    id: str
+    routing: AudioRouting
+
+
+# What each create answers, as the SDK's ImageCreateResponse and its siblings declare it.
+ANSWERS: dict[Modality, type[_Out]] = {
+    Modality.IMAGE: ImageGenerated,
+    Modality.VIDEO: VideoGenerated,
+    Modality.AUDIO: AudioGenerated,
+}
 
 
 def _issue(path: list[str | int], message: str) -> dict[str, Any]:
@@ -180,6 +260,7 @@ for _modality in Modality:
         f"/{_modality.value}",
         _route(_modality),
         methods=["POST"],
+        response_model=ANSWERS[_modality],
         responses=error_responses(400, 401, 404, 429),
         summary=f"Generate {_modality.value} with a saved Model Router choosing the model",
         openapi_extra=documented_body(BODIES[_modality]),
