@@ -136,11 +136,17 @@ async def promote(session: AsyncSession, task_ids: Iterable[str], now: datetime)
     return int(getattr(result, "rowcount", 0))
 
 
-async def throttled_groups(session: AsyncSession) -> list[tuple[str, str]]:
-    """Every (organization, model) with THROTTLED tasks."""
-    rows = await session.execute(
-        select(Task.organization_id, Task.model).where(Task.status == TaskStatus.THROTTLED.value).distinct()
-    )
+async def throttled_groups(
+    session: AsyncSession, organizations: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """Every (organization, model) with THROTTLED tasks, of `organizations` if given (none: no query)."""
+    query = select(Task.organization_id, Task.model).where(Task.status == TaskStatus.THROTTLED.value)
+    if organizations is not None:
+        wanted = list(organizations)
+        if not wanted:
+            return []
+        query = query.where(Task.organization_id.in_(wanted))
+    rows = await session.execute(query.distinct())
     return [(str(organization), str(model)) for organization, model in rows.all()]
 
 

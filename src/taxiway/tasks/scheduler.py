@@ -216,7 +216,11 @@ class Scheduler:
             async with self._sessions.begin() as session:
                 settled = await self._settle(session, finished)
                 freed |= {(outcome.task.organization_id, outcome.task.model) for outcome in finished}
-                groups = set(await repository.throttled_groups(session)) if rescan else freed
+                if rescan:
+                    groups = set(await repository.throttled_groups(session))
+                else:  # only the freed groups where tasks wait: most rounds promote nothing
+                    organizations = {organization for organization, _model in freed}
+                    groups = freed & set(await repository.throttled_groups(session, organizations))
                 await self._promote(session, groups, now)
                 await self._refund(session, settled, now)
                 claimed = await repository.claim(session, self._workers - len(self._running), now)
