@@ -21,6 +21,7 @@ from support.clients import sdk
 from support.server import OPERATOR_TOKEN, Server
 from taxiway.accounts.keys import display_prefix
 from taxiway.api.generate import AudioGenerated, ImageGenerated, VideoGenerated
+from taxiway.api.routers import RouterPage, RouterView
 
 NODE_DIR = Path(__file__).parent / "node"
 # Holds a task THROTTLED for a while: its model is then full for the organization (a new task would
@@ -79,6 +80,8 @@ def test_routers_crud_and_validation(operator_server: Server, org: tuple[str, st
     assert capped.settings.models is not None and capped.settings.models.ids == ["seedance2"]
     uncapped = client.routers.update(created.id, settings={"max_credits_per_generation": None})
     assert uncapped.version == 3 and uncapped.settings.max_credits_per_generation is None
+    for answer in (created, named, capped, uncapped):  # as /openapi.json documents them, and no more
+        RouterView.model_validate(answer.to_dict())
     with pytest.raises(runwayml.ConflictError):
         client.routers.create(slug="crud-drafts")
     with pytest.raises(runwayml.BadRequestError) as bad:
@@ -98,6 +101,7 @@ def test_routers_crud_and_validation(operator_server: Server, org: tuple[str, st
     again = client.routers.with_raw_response.create(slug="crud-second", extra_headers=retry)
     assert again.headers["idempotent-replayed"] == "true" and again.parse().id == second.id
     listed = client.routers.list(limit=1)
+    RouterPage.model_validate(listed.to_dict())
     assert [r.id for r in listed.data] == [second.id] and listed.next_cursor
     assert {r.id for page in listed.iter_pages() for r in page.data} == {created.id, second.id}
     stranger = sdk(operator_server, new_org(operator_server)[1])

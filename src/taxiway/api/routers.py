@@ -3,10 +3,12 @@ routing decisions each one made (`GET /v1/routers/{id}/requests`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 
 from taxiway.api import actors, idempotency, paging
@@ -19,7 +21,7 @@ from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT
 from taxiway.clock import iso_millis
 from taxiway.db.tables import ModelRouter
 from taxiway.routing import requests, routers
-from taxiway.routing.settings import RouterCreate, RouterUpdate, SettingsProblem
+from taxiway.routing.settings import ModelsMode, OptimizeFor, RouterCreate, RouterUpdate, SettingsProblem
 
 router = APIRouter(prefix="/v1/routers", tags=["routers"])
 
@@ -28,6 +30,53 @@ LIST_ORDER = "createdAt:desc"
 REQUESTS_ORDER = "requests:createdAt:desc"
 _RESPONSES = error_responses(400, 401, 404)
 NO_TAGS: frozenset[str] = frozenset()
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RouterFallback(_Out):
+    onCapacity: bool
+
+
+class RouterCaps(_Out):
+    """Credits one generation may cost, for the modalities that have a cap."""
+
+    audio: int | None = None
+    image: int | None = None
+    video: int | None = None
+
+
+class RouterModels(_Out):
+    ids: list[str]
+    mode: ModelsMode
+
+
+class RouterSettings(_Out):
+    """The stored settings, every default filled in; a cap or a model list only when set."""
+
+    schemaVersion: Literal[1]
+    optimizeFor: OptimizeFor
+    fallback: RouterFallback
+    maxCreditsPerGeneration: RouterCaps | None = None
+    models: RouterModels | None = None
+
+
+class RouterView(_Out):
+    id: str
+    createdAt: datetime
+    description: str | None
+    name: str
+    settings: RouterSettings
+    slug: str
+    updatedAt: datetime
+    version: int
+
+
+class RouterPage(_Out):
+    data: list[RouterView]
+    nextCursor: str | None
 
 
 def render(row: ModelRouter) -> dict[str, Any]:
@@ -64,6 +113,7 @@ def _taken(slug: str) -> ApiError:
 
 @router.post(
     "",
+    response_model=RouterView,
     responses=error_responses(400, 401, 409),
     summary="Create a Model Router",
     openapi_extra=documented_body(RouterCreate),
@@ -84,7 +134,7 @@ async def create_router(request: Request, principal: CurrentPrincipal, state: St
     return JSONResponse(render(row))
 
 
-@router.get("", responses=_RESPONSES, summary="List Model Routers, newest first")
+@router.get("", response_model=RouterPage, responses=_RESPONSES, summary="List Model Routers, newest first")
 async def list_routers(
     principal: CurrentPrincipal,
     state: State,
@@ -97,13 +147,16 @@ async def list_routers(
     return paging.page(rows, limit, LIST_ORDER, lambda row: (row.created_at, row.id), render)
 
 
-@router.get("/{router_id}", responses=_RESPONSES, summary="Retrieve a Model Router")
+@router.get(
+    "/{router_id}", response_model=RouterView, responses=_RESPONSES, summary="Retrieve a Model Router"
+)
 async def get_router(router_id: str, principal: CurrentPrincipal, state: State) -> JSONResponse:
     return JSONResponse(render(await _own(state, principal.organization_id, router_id)))
 
 
 @router.patch(
     "/{router_id}",
+    response_model=RouterView,
     responses=_RESPONSES,
     summary="Update a Model Router (settings are merged; a settings change is a new version)",
     openapi_extra=documented_body(RouterUpdate),
