@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +39,7 @@ class WeightsEntry(BaseModel):
 WeightsConfig = Mapping[str, "Path | WeightsEntry"]
 
 ExecutorKind = Literal["local", "ray"]
+ReplicaId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")]
 
 
 class RayPlacement(BaseModel):
@@ -95,6 +97,18 @@ class Settings(BaseSettings):
     output_url_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
     max_task_attempts: int = Field(default=3, ge=1)
+    replica_id: ReplicaId | None = Field(
+        default=None,
+        description="This server's name among replicas on one database (it holds its tasks' leases); "
+        "default <hostname>:<port>, so a restarted server takes its own tasks back at once",
+    )
+    task_lease_seconds: float = Field(
+        default=30.0,
+        ge=3,
+        le=3600,
+        description="How long a replica's claim on a running task holds without a heartbeat (sent every "
+        "third of it); then any replica takes the task over",
+    )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # Slow and idle clients (see `api/connections.py`).
     request_header_timeout_seconds: float = Field(
@@ -243,6 +257,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'taxiway.db').resolve()}"
+
+    @property
+    def replica(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}:{self.port}"
 
     @property
     def blob_dir(self) -> Path:

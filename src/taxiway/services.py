@@ -147,6 +147,8 @@ async def build_services(settings: Settings) -> Services:
             max_attempts=settings.max_task_attempts,
             test_mode=settings.test_mode,
             observer=telemetry,
+            replica=settings.replica,
+            lease_seconds=settings.task_lease_seconds,
         )
         services = Services(
             settings=settings,

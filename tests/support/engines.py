@@ -76,3 +76,16 @@ class PromptTimedImageEngine:
             if context.cancel_event.wait(seconds / self.steps):
                 context.check_cancelled()
         return self.inner.run(request, context)
+
+
+class InstantImageEngine:
+    """A 1x1 PNG at once: for tests where only the task's path through the server counts."""
+
+    name = "test-instant-image"
+    PIXEL = bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+        "0000000d4944415478da63f8cfc0f01f0005000201e2a1c2b20000000049454e44ae426082"
+    )
+
+    def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
+        return [Artifact("output.png", self.PIXEL, "image/png")]

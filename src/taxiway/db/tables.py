@@ -102,9 +102,14 @@ class Task(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # The replica running it (TAXIWAY_REPLICA_ID) and until when its claim holds: renewed by that
+    # replica's heartbeats, taken over by any replica once it lapses.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_tasks_status_created", "status", "created_at"),
+        Index("ix_tasks_status_lease", "status", "lease_expires_at"),
         Index("ix_tasks_org_model_status", "organization_id", "model", "status"),
         # The console's task list (an organization's tasks, newest first, a page at a time) and the
         # rolling day's generations in all; per model, the next one. Range scans, whatever the history.

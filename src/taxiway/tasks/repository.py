@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taxiway.clock import utcnow
@@ -50,13 +50,16 @@ async def move(
     target: TaskStatus,
     *,
     only_from: Iterable[TaskStatus] | None = None,
+    leased_to: str | None = None,
     **values: Any,
 ) -> bool:
-    """Set `target` if the task is in a status that may legally reach it; False when it was not."""
+    """Set `target` if the task is in a status that may legally reach it (and, given `leased_to`, that
+    replica still holds its lease); False when it was not."""
     sources = sources_for(target) if only_from is None else frozenset(only_from) & sources_for(target)
+    held = [Task.lease_owner == leased_to] if leased_to is not None else []
     result = await session.execute(
         update(Task)
-        .where(Task.id == task_id, Task.status.in_([s.value for s in sources]))
+        .where(Task.id == task_id, Task.status.in_([s.value for s in sources]), *held)
         .values(status=target.value, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
@@ -86,8 +89,11 @@ _CLAIMED_COLUMNS = (
 )  # fmt: skip
 
 
-async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claimed]:
-    """Move up to `limit` PENDING tasks, oldest first, to RUNNING in one statement; the claimed rows.
+async def claim(
+    session: AsyncSession, limit: int, now: datetime, lease: Mapping[str, Any] | None = None
+) -> list[Claimed]:
+    """Move up to `limit` PENDING tasks, oldest first, to RUNNING in one statement, under `lease`
+    (`tasks.leases.held`); the claimed rows.
 
     On PostgreSQL the candidates are read `FOR UPDATE SKIP LOCKED`: schedulers claiming at the same
     time each get different tasks instead of waiting for one another.
@@ -110,6 +116,7 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
             progress=0.0,
             started_at=now,
             updated_at=now,
+            **(lease or {}),
         )
         .returning(*_CLAIMED_COLUMNS)
     )
@@ -117,9 +124,15 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
     return sorted(claimed, key=lambda task: (task.created_at, task.id))
 
 
-async def running(session: AsyncSession) -> list[Claimed]:
-    """Every RUNNING task, as claimed: at start-up these are runs a stop interrupted."""
-    rows = await session.execute(select(*_CLAIMED_COLUMNS).where(Task.status == TaskStatus.RUNNING.value))
+async def running(session: AsyncSession, *where: ColumnElement[bool]) -> list[Claimed]:
+    """RUNNING tasks (that also match `where`), oldest first, as claimed and locked; on PostgreSQL rows
+    another scheduler is taking over right now are skipped."""
+    rows = await session.execute(
+        select(*_CLAIMED_COLUMNS)
+        .where(Task.status == TaskStatus.RUNNING.value, *where)
+        .order_by(Task.created_at, Task.id)
+        .with_for_update(skip_locked=True)
+    )
     return [Claimed(*row) for row in rows.all()]
 
 

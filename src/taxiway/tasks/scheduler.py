@@ -4,9 +4,12 @@ Each round is one transaction: it records the runs that finished, promotes THROT
 slots that freed, and claims PENDING tasks up to the free workers (`repository.claim`). Engines run
 outside of it, so a round is a few statements whatever the load.
 
-Restart rule: a task found RUNNING at start-up was interrupted. It is queued again (engines are
-deterministic, so the rerun yields the same output) unless it already used `max_task_attempts`
-runs, in which case it fails with `INTERNAL` and its credits are refunded.
+Several replicas may share one database: each claims tasks under a lease and renews it with heartbeats
+(`tasks.leases`); only the holder settles a run. Takeover rule: a RUNNING task whose lease lapsed (its
+replica died, or stopped and handed it back) was interrupted. It is queued again (engines are
+deterministic, so the rerun yields the same output) unless it already used `max_task_attempts` runs,
+in which case it fails with `INTERNAL` and its credits are refunded. A replica takes its own previous
+life's tasks back as it starts.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from taxiway.errors import Failure
 from taxiway.periodic import Periodic
 from taxiway.status import TaskStatus
 from taxiway.storage.blobs import BlobStore
-from taxiway.tasks import admission, fairness, inputs, repository, run_times
+from taxiway.tasks import admission, fairness, inputs, leases, repository, run_times
 from taxiway.tasks.events import NoObserver, TaskEventKind, TaskObserver, TaskRow, task_event
 from taxiway.tasks.repository import Claimed
 from taxiway.tasks.service import output_prefix
@@ -97,6 +100,8 @@ class Scheduler:
         max_attempts: int,
         test_mode: bool = False,
         observer: TaskObserver | None = None,
+        replica: str = "local",
+        lease_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._observer = observer or NoObserver()
@@ -106,6 +111,11 @@ class Scheduler:
         self._test_mode = test_mode
         self._workers = workers
         self._max_attempts = max_attempts
+        self._replica = replica
+        self._lease_seconds = lease_seconds
+        self._heartbeat = Periodic(
+            "taxiway-heartbeat", self.heartbeat, lease_seconds / 3, log, "heartbeat failed; retrying"
+        )
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="taxiway-engine")
         self._dispatch = Periodic(
             "taxiway-dispatch", self.dispatch_once, IDLE_POLL_SECONDS, log, "dispatch failed; retrying"
@@ -120,16 +130,35 @@ class Scheduler:
     async def start(self) -> None:
         await self.recover()
         await self._dispatch.start()
+        await self._heartbeat.start()
 
     async def stop(self) -> None:
-        """Stop dispatching and ask running engines to stop; their tasks are requeued at next start."""
+        """Stop dispatching, ask running engines to stop and hand their leases back: another replica
+        (or this one's next start) queues those tasks again."""
+        await self._heartbeat.stop()
         await self._dispatch.stop()
+        interrupted = list(self._running)
         for event in self._running.values():
             event.set()
         for job in list(self._jobs):
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        try:
+            async with self._sessions.begin() as session:
+                await leases.release(session, self._replica, interrupted, utcnow())
+        except Exception:  # the database is gone: the leases lapse on their own
+            log.warning("could not hand back the leases of %d tasks", len(interrupted), exc_info=True)
+
+    async def heartbeat(self) -> None:
+        """Renew the leases of the tasks running here, stop the engines of those this replica no longer
+        holds (cancelled elsewhere, or taken over after a lapse), take over lapsed ones."""
+        running = list(self._running)
+        async with self._sessions.begin() as session:
+            kept = await leases.renew(session, self._replica, running, utcnow(), self._lease_seconds)
+        for task_id in set(running) - kept:
+            self.cancel(task_id)
+        await self.take_over()
 
     def wake(self, rescan: bool = False) -> None:
         """Run a round soon: new PENDING tasks, or with `rescan` slots freed outside this scheduler."""
@@ -183,13 +212,24 @@ class Scheduler:
         self._observer.record(task_event(kind, task, engine, credits, since=since, failure_code=failure_code))
 
     async def recover(self) -> None:
+        """At start-up: take over lapsed leases, and this replica's own from before it restarted."""
+        await self.take_over(own=True)
+
+    async def take_over(self, own: bool = False) -> None:
         events: list[Callable[[], None]] = []
         async with self._sessions.begin() as session:
-            interrupted = await repository.running(session)
+            lapsed = leases.lapsed(utcnow(), self._replica if own else None)
+            # Still running here: its lease is renewed by the next heartbeat.
+            interrupted = [t for t in await repository.running(session, lapsed) if t.id not in self._running]
             given_up = [task for task in interrupted if task.attempts >= self._max_attempts]
             for task in interrupted:
                 if task.attempts < self._max_attempts and await repository.move(
-                    session, task.id, TaskStatus.PENDING, only_from=(TaskStatus.RUNNING,)
+                    session,
+                    task.id,
+                    TaskStatus.PENDING,
+                    only_from=(TaskStatus.RUNNING,),
+                    lease_owner=None,
+                    lease_expires_at=None,
                 ):
                     events.append(functools.partial(self._report, TaskEventKind.REQUEUED, task, 0, None))
             now = utcnow()
@@ -197,7 +237,7 @@ class Scheduler:
                 Outcome(task, now, failure_code="INTERNAL", failure=INTERRUPTED_TOO_OFTEN)
                 for task in given_up
             ]
-            settled = await self._settle(session, failed)
+            settled = await self._settle(session, failed, leased_to=None)  # the lease lapsed: ours now
             await self._refund(session, settled, now)
         for report in [*events, *settled.events]:
             report()
@@ -214,7 +254,7 @@ class Scheduler:
         now = utcnow()
         try:
             async with self._sessions.begin() as session:
-                settled = await self._settle(session, finished)
+                settled = await self._settle(session, finished, leased_to=self._replica)
                 freed |= {(outcome.task.organization_id, outcome.task.model) for outcome in finished}
                 if rescan:
                     groups = set(await repository.throttled_groups(session))
@@ -223,7 +263,9 @@ class Scheduler:
                     groups = freed & set(await repository.throttled_groups(session, organizations))
                 await self._promote(session, groups, now)
                 await self._refund(session, settled, now)
-                claimed = await repository.claim(session, self._workers - len(self._running), now)
+                free = self._workers - len(self._running)
+                lease = leases.held(self._replica, now, self._lease_seconds)
+                claimed = await repository.claim(session, free, now, lease)
         except BaseException:
             self._finished[:0] = finished  # recorded by the next round
             self._freed |= freed
@@ -233,8 +275,9 @@ class Scheduler:
         for report in settled.events:
             report()
         for outcome in finished:
-            if outcome.files is not None and outcome.task.id not in settled.succeeded:
-                await self._store.delete_prefix(output_prefix(outcome.task.id))  # cancelled meanwhile
+            unsettled = outcome.files is not None and outcome.task.id not in settled.succeeded
+            if unsettled and not await self._owned_elsewhere(outcome.task.id):  # cancelled meanwhile
+                await self._store.delete_prefix(output_prefix(outcome.task.id))
         for task in claimed:
             self._report(TaskEventKind.STARTED, task, 0, task.created_at)
             self._running[task.id] = threading.Event()
@@ -325,7 +368,7 @@ class Scheduler:
         except Failure as failure:
             outcome = Outcome(task, utcnow(), failure_code=failure.code, failure=failure.message)
         except asyncio.CancelledError:
-            cancel_event.set()  # server shutdown: the task stays RUNNING and is requeued at next start
+            cancel_event.set()  # server shutdown: `stop` hands the task's lease back
             raise
         except Exception:
             log.exception("engine failed on task %s", task.id)
@@ -354,9 +397,10 @@ class Scheduler:
         cost = min(task.estimated_credits, final)
         return Outcome(task, utcnow(), files=files, cost=cost, seconds=seconds, outputs=len(artifacts))
 
-    async def _settle(self, session: AsyncSession, outcomes: list[Outcome]) -> Settled:
-        """Move finished runs out of RUNNING; a task cancelled meanwhile keeps its cancellation.
-        The settled runs' events are reported once the session has committed."""
+    async def _settle(self, session: AsyncSession, outcomes: list[Outcome], leased_to: str | None) -> Settled:
+        """Move finished runs out of RUNNING; a task cancelled meanwhile keeps its cancellation. With
+        `leased_to`, only runs that replica still holds the lease of (one taken over after a lapse is
+        another run's now). The settled runs' events are reported once the session has committed."""
         settled = Settled()
         for outcome in outcomes:
             task, finished = outcome.task, outcome.finished
@@ -366,6 +410,7 @@ class Scheduler:
                     task.id,
                     TaskStatus.SUCCEEDED,
                     only_from=(TaskStatus.RUNNING,),
+                    leased_to=leased_to,
                     outputs={"files": outcome.files},
                     progress=1.0,
                     cost_credits=outcome.cost,
@@ -391,6 +436,7 @@ class Scheduler:
                 task.id,
                 TaskStatus.FAILED,
                 only_from=(TaskStatus.RUNNING,),
+                leased_to=leased_to,
                 failure=outcome.failure,
                 failure_code=outcome.failure_code,
                 cost_credits=0 if refund else task.estimated_credits,
@@ -401,6 +447,13 @@ class Scheduler:
                 charged = 0 if refund else task.estimated_credits
                 settled.report(self._report, TaskEventKind.FAILED, task, charged, outcome.failure_code)
         return settled
+
+    async def _owned_elsewhere(self, task_id: str) -> bool:
+        """Whether another run has the task now (taken over after this replica's lease lapsed, or
+        already succeeded there): then its outputs are that run's, same keys and same bytes."""
+        async with self._sessions() as session:
+            status = await session.scalar(select(Task.status).where(Task.id == task_id))
+        return status in (TaskStatus.RUNNING.value, TaskStatus.SUCCEEDED.value, TaskStatus.PENDING.value)
 
     async def _refund(self, session: AsyncSession, settled: Settled, now: datetime) -> None:
         await ledger.refund_many(session, settled.refunds, now)
