@@ -49,7 +49,12 @@ async def create_organization(
     await session.flush()
     details = {"Workspace name": name, "Plan": f"tier {tier}", "Amount": credits}
     audit.record(
-        session, org.id, Action.ORGANIZATION_CREATED, actor, resource_type="workspace", resource_id=org.id,
+        session,
+        org.id,
+        Action.ORGANIZATION_CREATED,
+        actor,
+        resource_type="workspace",
+        resource_id=org.id,
         details=details,
     )
     if credits:
@@ -103,7 +108,12 @@ async def create_key(
     session.add(record)
     await session.flush()
     audit.record(
-        session, organization_id, Action.KEY_CREATED, actor, resource_type="api_key", resource_id=record.id,
+        session,
+        organization_id,
+        Action.KEY_CREATED,
+        actor,
+        resource_type="api_key",
+        resource_id=record.id,
         details=_key_details(record),
     )
     return record, plain
@@ -144,8 +154,13 @@ async def revoke_key(
         await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(revoked_at=utcnow()))
         await session.refresh(record)
         audit.record(
-            session, record.organization_id, Action.KEY_REVOKED, actor, resource_type="api_key",
-            resource_id=record.id, details=_key_details(record),
+            session,
+            record.organization_id,
+            Action.KEY_REVOKED,
+            actor,
+            resource_type="api_key",
+            resource_id=record.id,
+            details=_key_details(record),
         )
     return record
 

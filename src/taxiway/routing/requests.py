@@ -71,9 +71,7 @@ def view(row: RouterRequest) -> dict[str, Any]:
     }
 
 
-async def page(
-    session: AsyncSession, router_id: str, limit: int, after: After | None
-) -> list[RouterRequest]:
+async def page(session: AsyncSession, router_id: str, limit: int, after: After | None) -> list[RouterRequest]:
     """Newest first, after `(created_at, id)` of the last decision served."""
     query = select(RouterRequest).where(RouterRequest.router_id == router_id)
     query = newest_first(query, RouterRequest.created_at, RouterRequest.id, limit, after)

@@ -51,9 +51,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("organization_id", "slug", name="uq_model_routers_org_slug"),
     )
-    op.create_index(
-        "ix_model_routers_org_created", "model_routers", ["organization_id", "created_at", "id"]
-    )
+    op.create_index("ix_model_routers_org_created", "model_routers", ["organization_id", "created_at", "id"])
     op.create_table(
         "router_requests",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -76,9 +74,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_router_requests_router_created", "router_requests", ["router_id", "created_at", "id"]
-    )
+    op.create_index("ix_router_requests_router_created", "router_requests", ["router_id", "created_at", "id"])
     op.create_table(
         "model_run_times",
         sa.Column("endpoint", sa.String(length=64), nullable=False),
