@@ -151,11 +151,13 @@ class Scheduler:
             log.warning("could not hand back the leases of %d tasks", len(interrupted), exc_info=True)
 
     async def heartbeat(self) -> None:
-        """Renew the leases of the tasks running here, stop the engines of those this replica no longer
-        holds (cancelled elsewhere, or taken over after a lapse), take over lapsed ones."""
+        """Renew the leases of the tasks running here (and of runs finished but not yet recorded), stop
+        the engines of those this replica no longer holds (cancelled elsewhere, or taken over after a
+        lapse), take over lapsed ones."""
         running = list(self._running)
+        held = [*running, *(outcome.task.id for outcome in self._finished)]
         async with self._sessions.begin() as session:
-            kept = await leases.renew(session, self._replica, running, utcnow(), self._lease_seconds)
+            kept = await leases.renew(session, self._replica, held, utcnow(), self._lease_seconds)
         for task_id in set(running) - kept:
             self.cancel(task_id)
         await self.take_over()
@@ -219,8 +221,9 @@ class Scheduler:
         events: list[Callable[[], None]] = []
         async with self._sessions.begin() as session:
             lapsed = leases.lapsed(utcnow(), self._replica if own else None)
-            # Still running here: its lease is renewed by the next heartbeat.
-            interrupted = [t for t in await repository.running(session, lapsed) if t.id not in self._running]
+            # Still running here, or finished and not yet recorded: its lease is renewed by the heartbeat.
+            here = {*self._running, *(outcome.task.id for outcome in self._finished)}
+            interrupted = [task for task in await repository.running(session, lapsed) if task.id not in here]
             given_up = [task for task in interrupted if task.attempts >= self._max_attempts]
             for task in interrupted:
                 if task.attempts < self._max_attempts and await repository.move(
