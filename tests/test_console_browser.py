@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's chromium driven by Playwright (never a downloaded browser).
 
 Sign in, submit from the playground (with an upload), watch the task's progress, see the preview,
-run the code the playground shows, browse tasks and usage, and revoke a key as the operator.
+run the code the playground shows, browse tasks and usage, see the cluster's status and revoke a key
+as the operator.
 Skipped only where chromium is not installed; CI installs it.
 """
 
@@ -208,6 +209,15 @@ def test_operator_creates_and_revokes_a_key(page: Page, operator_server: Server)
     page.fill("#operator-token", OPERATOR_TOKEN)
     page.click("button[type=submit]")
     expect(page.locator("#orgs-table")).to_contain_text("default")
+
+    # The cluster section shows what `GET /operator/cluster` (and `taxiway cluster status`) reports.
+    cluster = operator(server, "GET", "/cluster").json()
+    assert cluster["engines"]["executor"] == "local"
+    expect(page.locator("#cluster-executor")).to_contain_text("Local executor")
+    for status, count in cluster["queue"].items():
+        expect(page.locator(f"#cluster-queue [data-status={status}] .value")).to_have_text(f"{count:,}")
+    loaded = ",".join(cluster["engines"]["engines"])
+    expect(page.locator("#cluster-engines td[data-engines]")).to_have_attribute("data-engines", loaded)
 
     page.fill("#new-org-name", "ops-browser")
     page.click("#create-org")

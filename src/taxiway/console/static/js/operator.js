@@ -1,7 +1,11 @@
-// Operator view: organizations, their keys, credits, tiers and test-mode simulations, through the
-// operator API (the same functions as the `taxiway` CLI).
+// Operator view: organizations, their keys, credits, tiers and test-mode simulations, and the cluster's
+// status (queue, nodes, actors, resident models), through the operator API (the same functions as the
+// `taxiway` CLI).
 import { operatorApi, auth } from './api.js';
-import { h, clear, toast, number, ago, when, copyText, icon, confirmAction, emptyState } from './ui.js';
+import { h, clear, toast, number, ago, when, copyText, icon, confirmAction, emptyState, statusBadge } from './ui.js';
+
+const CLUSTER_POLL_MS = 3000;
+const QUEUE = ['THROTTLED', 'PENDING', 'RUNNING'];
 
 export async function render(root, ctx, [selected]) {
   if (selected) return organization(root, ctx, selected);
@@ -9,6 +13,8 @@ export async function render(root, ctx, [selected]) {
   const name = h('input', { name: 'name', placeholder: 'acme', required: true, id: 'new-org-name' });
   const tier = h('select', { name: 'tier' }, tiers.map((t) => h('option', { value: t.tier }, `Tier ${t.tier}`)));
   const credits = h('input', { name: 'credits', type: 'number', min: 0, value: 1000, style: 'width: 120px' });
+  const cluster = h('div', { class: 'card', id: 'cluster' }, h('div', { class: 'filters' }, h('h2', { style: 'margin: 0' }, 'Cluster')),
+    h('p', { class: 'muted', style: 'padding: 0 20px' }, 'Loading…'));
   const createOrg = async (event) => {
     event.preventDefault();
     try {
@@ -32,9 +38,77 @@ export async function render(root, ctx, [selected]) {
         h('label', { class: 'field' }, h('span', { class: 'label' }, 'Tier'), tier),
         h('label', { class: 'field' }, h('span', { class: 'label' }, 'Initial credits'), credits),
         h('button', { class: 'primary', type: 'submit', id: 'create-org' }, 'Create'))),
+    cluster,
     h('div', { class: 'card' }, h('div', { class: 'filters' }, h('h2', { style: 'margin: 0' }, 'Tiers')),
       h('table', {}, h('thead', {}, h('tr', {}, ['Tier', 'Concurrent per model', 'Daily per model', 'Monthly credit spend'].map((t) => h('th', {}, t)))),
         h('tbody', {}, tiers.map((t) => h('tr', {}, h('td', {}, `Tier ${t.tier}`), h('td', {}, number(t.maxConcurrentGenerations)), h('td', {}, number(t.maxDailyGenerations)), h('td', {}, number(t.maxMonthlyCreditSpend))))))));
+
+  // The cluster's status, refreshed while the page is open (as the tasks list is).
+  let stopped = false;
+  let timer = null;
+  const tick = async () => {
+    try {
+      const status = await operatorApi('/cluster');
+      if (!stopped) clusterView(cluster, status);
+    } catch (error) {
+      if (!stopped && cluster.dataset.executor === undefined) clusterView(cluster, null, error.message);
+    }
+    if (!stopped) timer = setTimeout(tick, CLUSTER_POLL_MS);
+  };
+  tick();
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
+// What `GET /operator/cluster` returns: the queue by status, then where engines run (this process,
+// or the Ray cluster's nodes and engine actors).
+function clusterView(card, status, failure) {
+  const head = h('div', { class: 'filters' }, h('h2', { style: 'margin: 0' }, 'Cluster'));
+  if (!status) return clear(card, head, h('p', { class: 'failure', style: 'margin: 12px 20px' }, failure));
+  const engines = status.engines;
+  card.dataset.executor = engines.executor;
+  head.append(h('span', { class: 'pill', id: 'cluster-executor' },
+    engines.executor === 'ray' ? `Ray executor · namespace ${engines.namespace}` : 'Local executor: engines run in this process'),
+  h('span', { class: 'spacer' }), h('span', { class: 'small muted' }, `Refreshed every ${CLUSTER_POLL_MS / 1000} s`));
+  const queue = h('div', { class: 'grid3', id: 'cluster-queue', style: 'padding: 12px 14px 16px' },
+    QUEUE.map((s) => h('div', { class: 'stat', dataset: { status: s } },
+      h('div', { class: 'label' }, statusBadge(s)), h('div', { class: 'value' }, number(status.queue[s] || 0)))));
+  const tables = engines.executor === 'ray' ? rayTables(engines) : [localTable(engines)];
+  clear(card, head, h('div', { class: 'small muted', style: 'padding: 12px 14px 0' }, 'Tasks not finished yet, across every replica'), queue, tables);
+}
+
+const none = (text) => h('span', { class: 'muted' }, text);
+const names = (list, empty) => (list && list.length ? list.map((n) => h('code', { style: 'margin-right: 6px' }, n)) : none(empty));
+const weights = (list) => (list && list.length ? list.map((w) => h('div', { class: 'id' }, w)) : none('—'));
+
+function localTable(engines) {
+  return h('table', { id: 'cluster-engines' }, h('thead', {}, h('tr', {}, ['Engines loaded', 'Resident weights'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, h('tr', {}, h('td', { dataset: { engines: engines.engines.join(',') } }, names(engines.engines, 'None yet: an engine loads on its first task')),
+      h('td', {}, weights(engines.weights)))));
+}
+
+function rayTables(engines) {
+  const short = (id) => (id ? String(id).slice(0, 12) : '—');
+  const resources = (r) => Object.entries(r || {}).filter(([k]) => !k.startsWith('node:') && k !== 'memory' && k !== 'object_store_memory')
+    .sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${Number(v.toFixed(2))}`).join(', ');
+  return [
+    h('div', { class: 'filters' }, h('strong', {}, 'Nodes'), h('span', { class: 'muted small' }, `${engines.nodes.filter((n) => n.alive).length} alive`)),
+    h('table', { id: 'cluster-nodes' }, h('thead', {}, h('tr', {}, ['Node', 'Address', 'State', 'Resources'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, engines.nodes.length ? engines.nodes.map((n) => h('tr', { dataset: { node: n.id } },
+        h('td', { class: 'id', title: n.id }, short(n.id)), h('td', {}, n.address),
+        h('td', {}, h('span', { class: `status ${n.alive ? 'SUCCEEDED' : 'FAILED'}` }, n.alive ? 'Alive' : 'Dead')),
+        h('td', { class: 'small' }, resources(n.resources))))
+        : h('tr', {}, h('td', { colspan: 4 }, emptyState('No nodes', ''))))),
+    h('div', { class: 'filters' }, h('strong', {}, 'Engine actors'), h('span', { class: 'muted small' }, 'Made by the first task of their pool')),
+    h('table', { id: 'cluster-actors' }, h('thead', {}, h('tr', {}, ['Actor', 'Node', 'GPUs', 'Engines loaded', 'Resident weights', 'Running', 'Completed'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, engines.actors.length ? engines.actors.map((a) => h('tr', { dataset: { actor: a.name } },
+        h('td', {}, h('strong', {}, a.name), h('div', { class: 'id' }, `pool ${a.pool}`)),
+        h('td', { class: 'id', title: a.node || '' }, short(a.node)),
+        h('td', {}, (a.gpus || []).join(', ') || none('—')),
+        h('td', {}, a.engines ? names(a.engines, 'None yet') : h('span', { class: 'status FAILED' }, a.state || 'Unreachable')),
+        h('td', {}, weights(a.weights)),
+        h('td', {}, number((a.running || []).length)), h('td', {}, number(a.completed))))
+        : h('tr', {}, h('td', { colspan: 7 }, emptyState('No engine actors yet', ' An actor starts with the first task of its pool.'))))),
+  ];
 }
 
 async function organization(root, ctx, selected) {
