@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from runwayml import BadRequestError, NotFoundError, RunwayML
 from runwayml.types import AvatarConversationListResponse, AvatarGetUsageResponse
 from runwayml.types.avatar_conversation_retrieve_response import Ended, EndedTranscript
+from sqlalchemy import bindparam, text
 
 from conformance.media import png
 from support.fake_room import FakeRoom
@@ -463,16 +464,20 @@ def test_migration_gives_earlier_sessions_their_records(database_url: str) -> No
     async def before() -> str:
         engine = create_engine(database_url)
         async with session_factory(engine).begin() as db:
-            # The organization as the 0002 schema holds it: written by hand, since today's
-            # create_organization also writes to tables that came later (the audit log).
-            org = Organization(
-                id=str(uuid.uuid4()), name="migrated", tier=1, ledger_version=0, created_at=created
+            # The organization as the 0002 schema holds it, in SQL: today's table and
+            # create_organization have columns and tables that came later (kept balance, audit log).
+            organization_id = str(uuid.uuid4())
+            await db.execute(
+                text(
+                    "INSERT INTO organizations (id, name, tier, ledger_version, created_at)"
+                    " VALUES (:id, 'migrated', 1, 0, :created)"
+                ).bindparams(bindparam("created", type_=Organization.__table__.c.created_at.type)),
+                {"id": organization_id, "created": created},
             )
-            db.add(org)
             db.add(
                 RealtimeSession(
                     id="00000000-0000-4000-8000-000000000001",
-                    organization_id=org.id,
+                    organization_id=organization_id,
                     status="COMPLETED",
                     params=params,
                     max_duration=300,
@@ -485,7 +490,7 @@ def test_migration_gives_earlier_sessions_their_records(database_url: str) -> No
                 )
             )
         await engine.dispose()
-        return org.id
+        return organization_id
 
     organization_id = run_in_thread(before)
     command.upgrade(config, "head")

@@ -537,6 +537,9 @@ def test_serve_data_dir_holds_what_the_engines_write(
     monkeypatch.setattr(
         "taxiway.serving.GreetingServer.run", lambda server, sockets: served.append(server.config.app)
     )
+    # Leave this process's logging alone: the runner's streams close when it returns, and later tests
+    # of the worker would log into them.
+    monkeypatch.setattr("logging.config.dictConfig", lambda config: None)
     result = CliRunner().invoke(cli.app, ["serve", "--data-dir", str(chosen), "--port", "0"])
     assert result.exit_code == 0, result.output
 
