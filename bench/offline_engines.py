@@ -1,5 +1,5 @@
 """Seconds of compute per second of 1280:720 video, per offline engine, on this machine (and seconds per
-image for the image upscaler).
+image for the image engines).
 
 Each engine renders the same 5 s clip twice (best run counts); the baseline measured in the same
 run is encoding 5 s of plain frames with the same H.264 settings, so the ratio shows what each
@@ -45,10 +45,15 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"model": "gwm1_avatars", "avatar": {"type": "runway-preset", "presetId": "influencer"},
       "speech": {"type": "audio", "audio": "VOICE"}, "__persona": {"voice": {"preset": "summer"}}}),
 ]  # fmt: skip
-# Images: seconds per upscale of a 640x360 picture by 2 (Real-ESRGAN's compact model, then finishing).
+# Images: seconds per upscale of a 640x360 picture by 2 (Real-ESRGAN's compact model, then finishing), per
+# 1920:1080 procedural picture, per SVG.
+IMAGE_PROMPT = "a red lighthouse on a cliff at sunset over the ocean"
 IMAGE_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("precision-upscale", "image_upscale",
      {"model": "magnific_precision_upscaler_v2", "imageUri": "PHOTO", "scaleFactor": 2}),
+    ("procedural-image", "text_to_image", {"model": "gen4_image", "promptText": IMAGE_PROMPT, "ratio": "1920:1080"}),
+    ("procedural-vector", "text_to_image",
+     {"model": "recraft_v4_1_vector", "promptText": IMAGE_PROMPT, "ratio": "1344:768"}),
 ]  # fmt: skip
 
 

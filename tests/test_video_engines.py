@@ -355,12 +355,20 @@ def test_camera_move_words(prompt: str, move: str) -> None:
 
 
 def test_keyframe_uris() -> None:
-    assert keyframe_uris("a") == ("a", None)
-    assert keyframe_uris([MediaRef(uri="a", position="first"), MediaRef(uri="b", position="last")]) == (
+    assert keyframe_uris("a") == ["a"]
+    assert keyframe_uris([MediaRef(uri="a", position="first"), MediaRef(uri="b", position="last")]) == [
         "a",
         "b",
-    )
-    assert keyframe_uris([MediaRef(uri="r1"), MediaRef(uri="r2")]) == ("r1", None)
+    ]
+    assert keyframe_uris([MediaRef(uri="r1"), MediaRef(uri="r2")]) == ["r1"]
+    # kling_4: middle frames go between the first and the last, in their order.
+    frames = [
+        MediaRef(uri="z", position="last"),
+        MediaRef(uri="m1", position="middle"),
+        MediaRef(uri="a", position="first"),
+        MediaRef(uri="m2", position="middle"),
+    ]
+    assert keyframe_uris(frames) == ["a", "m1", "m2", "z"]
 
 
 def test_image_to_video_contract_and_determinism() -> None:

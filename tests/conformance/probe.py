@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from xml.etree import ElementTree
 
 import av
 import numpy as np
@@ -24,10 +25,19 @@ class Probe:
     has_audio: bool = False
 
 
+_IMAGE_KINDS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
+
+
 def probe(data: bytes) -> Probe:
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
+    if data.lstrip()[:4] == b"<svg":
+        root = ElementTree.fromstring(data)
+        return Probe("svg", int(root.attrib["width"]), int(root.attrib["height"]), pix_fmt="vector")
+    try:
         image = Image.open(io.BytesIO(data))
-        return Probe("png", image.width, image.height)
+    except OSError:
+        image = None
+    if image is not None and image.format in _IMAGE_KINDS:
+        return Probe(_IMAGE_KINDS[image.format], image.width, image.height, pix_fmt=image.mode)
     with av.open(io.BytesIO(data)) as container:
         video = container.streams.video[0]
         frames = sum(1 for _ in container.decode(video=0))

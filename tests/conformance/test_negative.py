@@ -50,7 +50,7 @@ def breakages(endpoint: str, model: str) -> Iterator[tuple[str, dict[str, Any], 
         for option in options:
             if "enum" in option or "const" in option:
                 yield f"{name} not allowed", {**base, name: "definitely-not-allowed"}, name
-            if option.get("type") == "integer":
+            if option.get("type") in ("integer", "number"):
                 if "minimum" in option:
                     yield f"{name} below minimum", {**base, name: option["minimum"] - 1}, name
                 if "maximum" in option:
@@ -60,6 +60,8 @@ def breakages(endpoint: str, model: str) -> Iterator[tuple[str, dict[str, Any], 
             if option.get("type") == "array" and "maxItems" in option and isinstance(base.get(name), list):
                 items = base[name] * (option["maxItems"] + 1)
                 yield f"{name} too many", {**base, name: items[: option["maxItems"] + 1]}, name
+            if option.get("type") == "string" and "pattern" in option:
+                yield f"{name} malformed", {**base, name: "#not valid!"}, name
             if option.get("type") == "string" and option.get("maxLength", 10**9) < 100_000:
                 yield f"{name} too long", {**base, name: "é" * (option["maxLength"] + 1)}, name
 
@@ -89,8 +91,78 @@ def test_broken_constraint_is_400_naming_the_field(
     assert named, error
 
 
+def _image(model: str, **changes: Any) -> dict[str, Any]:
+    body = {**BASES[("text_to_image", model)], **changes}
+    return {key: value for key, value in body.items() if value is not None}
+
+
+_REF = {"uri": "data:image/png;base64,AAAA"}
+# The image models' rules the SDK documents in words; each body breaks one, naming the field to blame.
+_IMAGE_RULES = {
+    "gpt-duplicate-tags": (_image("gpt_image_2", referenceImages=[{**_REF, "tag": "same"}, {**_REF, "tag": "same"}]), "referenceImages"),
+    "gemini-six-humans": (_image("gemini_image3.1_flash_lite", referenceImages=[{**_REF, "subject": "human"}] * 6), "referenceImages"),
+    "grok-edit-without-reference": (_image("grok_imagine_image_2", referenceImages=None), "edit"),
+    "bria-edit-without-reference": (_image("bria_fibo_edit_1_5", referenceImages=None), "referenceImages"),
+    "bria-edit-size-with-one-reference": (_image("bria_fibo_edit_1_5", ratio="1024:1024"), "ratio"),
+    "ideogram-very-low-without-reference": (_image("ideogram_4_5", referenceImages=None, maskUri=None, quality="very_low"), "quality"),
+    "ideogram-very-low-precise-edit": (_image("ideogram_4_5", maskUri=None, quality="very_low", preciseEdit=True), "quality"),
+    "ideogram-ratio-with-mask": (_image("ideogram_4_5", ratio="1024:1024"), "ratio"),
+    "ideogram-mask-without-reference": (_image("ideogram_4_5", referenceImages=None), "maskUri"),
+    "ideogram-precise-edit-without-reference": (_image("ideogram_4_5", referenceImages=None, maskUri=None, preciseEdit=True), "preciseEdit"),
+    "ideogram-text-widescreen-with-reference": (_image("ideogram_4_5", maskUri=None, ratio="1280:720"), "ratio"),
+    "ideogram-reference-widescreen-without": (_image("ideogram_4_5", maskUri=None, referenceImages=None, ratio="1024:576"), "ratio"),
+    "seedream-lite-free-size-too-small": (_image("seedream5_lite", ratio="1000:1000"), "ratio"),
+    "seedream-lite-free-size-too-large": (_image("seedream5_lite", ratio="8192:4096"), "ratio"),
+    "recraft-colour-not-hex": (_image("recraft_v4_1_flash", colors=["orange"]), "colors"),
+}  # fmt: skip
+
+
 def test_every_catalog_model_has_a_conformance_variant() -> None:
     assert set(CATALOG) <= set(BASES)
+
+
+def _rule(endpoint: str, model: str, field: str, **changes: Any) -> tuple[str, dict[str, Any], str]:
+    """(endpoint, the model's base body with `changes`, None removing a key, the field to blame)."""
+    body = {**BASES[(endpoint, model)], **changes}
+    return endpoint, {key: value for key, value in body.items() if value is not None}, field
+
+
+_SEGMENTS = [{"prompt": "one", "duration": 10}, {"prompt": "two", "duration": 6}]
+_FRAME = "data:image/png;base64,AAAA"
+# The video and audio models' rules the SDK documents in words.
+_MEDIA_RULES = {
+    "kling-segments-over-15s": _rule("text_to_video", "kling3.0_standard", "providerSettings", providerSettings={"multiPrompt": _SEGMENTS}),
+    "kling-duration-not-segments": _rule("text_to_video", "kling3.0_standard", "duration", duration=5),
+    "kling-intelligence-without-prompt": _rule("text_to_video", "kling3.0_standard", "promptText", providerSettings={"shotType": "intelligence"}),
+    "kling-without-prompt-or-segments": _rule("text_to_video", "kling3.0_pro", "promptText", promptText=None),
+    "kling-last-frame-only": _rule("image_to_video", "kling3.0_pro", "promptImage", promptImage=[{"uri": _FRAME, "position": "last"}]),
+    "kling4-two-first-frames": _rule("image_to_video", "kling_4", "promptImage", promptImage=[{"uri": _FRAME, "position": "first"}] * 2),
+    "kling4-eleven-images": _rule("image_to_video", "kling_4", "references", references=[{"uri": _FRAME}] * 8),
+    "hailuo-adaptive-without-references": _rule("text_to_video", "hailuo3", "ratio", ratio="adaptive"),
+    "wan-keyframes-with-pixel-ratio": _rule("image_to_video", "wan3", "ratio", ratio="832:480"),
+    "grok-audio-without-image": _rule("text_to_video", "grok_imagine_1_5", "references", referenceAudio=[{"type": "audio", "uri": _FRAME}]),
+    "h3-last-frame-only": _rule("image_to_video", "h3_max", "promptImage", promptImage=[{"uri": _FRAME, "position": "last"}]),
+    "seedance25-draft-task-with-prompt": _rule("text_to_video", "seedance2_5", "promptText", draftTaskId="x"),
+    "seedance25-unknown-draft-task": ("text_to_video", {"model": "seedance2_5", "draftTaskId": "00000000-0000-4000-8000-000000000000"}, "draftTaskId"),
+    "seedance25-draft-as-mov": _rule("text_to_video", "seedance2_5", "outputFormat", draft=True, outputFormat="mov"),
+    "seedance25-edit-needs-auto": _rule("video_to_video", "seedance2_5", "duration", duration=4),
+    "seedance25-extend-without-prompt": _rule("video_to_video", "seedance2_5", "promptText", mode="extend", promptText=None, duration=4),
+    "seedance25-extend-with-ratio": _rule("video_to_video", "seedance2_5", "ratio", mode="extend", duration=4, ratio="640:640"),
+    "aleph2-ranges-on-some-keyframes": _rule("video_to_video", "aleph2", "keyframes", keyframes=[
+        {"uri": _FRAME, "seconds": 0.5, "range": {"start_seconds": 0, "end_seconds": 1}}, {"uri": _FRAME, "at": 0.5}]),
+    "aleph2-keyframe-outside-its-range": _rule("video_to_video", "aleph2", "keyframes", keyframes=[
+        {"uri": _FRAME, "seconds": 1.5, "range": {"start_seconds": 0, "end_seconds": 1}}]),
+    "aleph2-prores-profile-with-mp4": _rule("video_to_video", "aleph2", "proresProfile", proresProfile="422"),
+    "aleph2-keyframe-both-times": _rule("video_to_video", "aleph2", "keyframes", keyframes=[{"uri": _FRAME, "seconds": 1, "at": 0.5}]),
+    "eleven-v3-live-preset": _rule("text_to_speech", "eleven_v3", "voice", voice={"type": "runway-preset", "presetId": "clara"}),
+    "eleven-v4-unspoken-language": _rule("text_to_speech", "eleven_v4", "languageCode", languageCode="ja"),
+}  # fmt: skip
+
+IMAGE_RULES = [
+    *(("text_to_image", body, field) for body, field in _IMAGE_RULES.values()),
+    *_MEDIA_RULES.values(),
+]
+IMAGE_RULE_IDS = [*_IMAGE_RULES, *_MEDIA_RULES]
 
 
 @pytest.mark.parametrize(
@@ -107,9 +179,10 @@ def test_every_catalog_model_has_a_conformance_variant() -> None:
         ("text_to_video", {**BASES[("text_to_video", "veo3")], "duration": 4}, "duration"),
         ("text_to_video", {**BASES[("text_to_video", "gen4.5")], "ratio": "1104:832"}, "ratio"),
         ("text_to_video", {**BASES[("text_to_video", "seedance2")], "duration": 3}, "duration"),
+        *IMAGE_RULES,
     ],
     ids=["veo-last-only", "seedance-mixed-modes", "duplicate-first", "prores-profile-without-prores",
-         "veo3-only-8s", "gen45-ttv-itv-ratio", "seedance-too-short"],
+         "veo3-only-8s", "gen45-ttv-itv-ratio", "seedance-too-short", *IMAGE_RULE_IDS],
 )  # fmt: skip
 def test_cross_field_rules(
     server: Server, conformance_key: str, endpoint: str, body: dict[str, Any], field: str

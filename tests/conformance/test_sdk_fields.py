@@ -56,6 +56,10 @@ EXTRA_ALLOWED: AllowList = {
     },
 }
 
+# Ranges the SDK documents in prose on a field that no schema bound can hold (a free-form size's pixel
+# area, the total length of prompt segments): the catalog check enforcing each, by name.
+RANGE_CHECKS = {"ratio": "pixel_area_ratio", "providerSettings.multiPrompt": "segments_total"}
+
 _REQUIRED = {typing.Required, typing_extensions.Required}
 _WRAPPERS = {*_REQUIRED, typing.NotRequired, typing_extensions.NotRequired}
 _KINDS = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -70,6 +74,7 @@ class Shape:
     required: bool | None = None
     nodes: list[dict[str, Any]] = field(default_factory=list)  # our JSON schema nodes
     docs: list[str] = field(default_factory=list)  # the SDK's field docstrings
+    untyped: bool = False  # the SDK types it `object`: any keys, so ours are not compared below it
 
     def add(self, kind: str, literals: collections.abc.Iterable[Any] = ()) -> None:
         self.kinds.add(kind)
@@ -148,6 +153,9 @@ def sdk_flat(hint: Any, module: ModuleType, path: str = "", out: Flat | None = N
         sdk_flat(get_args(bare)[0], module, path + "[]", out)
     elif bare in _KINDS:
         shape.add(_KINDS[bare])
+    elif bare is object:
+        shape.add("object")
+        shape.untyped = True
     else:
         raise TypeError(f"{path}: an SDK type this audit does not know: {bare!r}")
     return out
@@ -233,6 +241,10 @@ def _string_lengths(nodes: list[dict[str, Any]]) -> set[int]:
     return accepted
 
 
+def _enforced_by_check(spec: ModelSpec, path: str) -> bool:
+    return path in RANGE_CHECKS and any(check.__name__ == RANGE_CHECKS[path] for check in spec.checks)
+
+
 def documented_rules(spec: ModelSpec, path: str, sdk: Shape, mine: Shape) -> list[str]:
     """Drift between a field's SDK docstring (ranges, limits, defaults) and what we enforce."""
     problems: list[str] = []
@@ -254,6 +266,8 @@ def documented_rules(spec: ModelSpec, path: str, sdk: Shape, mine: Shape) -> lis
             bounds = {(n.get("minimum"), n.get("maximum")) for n in numeric}
             if bounds != {(low, high)}:
                 problems.append(f"{path}: SDK says {m[1]} to {m[2]}, our bounds are {bounds}")
+        elif _enforced_by_check(spec, path) or any((a.min_aspect, a.max_aspect) == (low, high) for a in assets):
+            pass
         elif "seconds" in doc[m.end() : m.end() + 12]:
             if not any((a.min_seconds, a.max_seconds) == (low, high) for a in assets):
                 problems.append(f"{path}: SDK says {m[1]} to {m[2]} seconds long, no asset rule says so")
@@ -294,7 +308,10 @@ def drift(spec: ModelSpec) -> list[str]:
             problems.append(f"alias {alias.old!r} rewrites to {alias.new!r}, which the SDK does not have")
         if alias.old in sdk:
             problems.append(f"alias {alias.old!r} shadows the SDK's own field of that name")
+    untyped = [p for p, shape in sdk.items() if shape.untyped]
     for path in sorted(set(sdk) | set(mine)):
+        if any(path.startswith((p + ".", p + "[]")) for p in untyped):
+            continue
         theirs, ourshape = sdk.get(path), mine.get(path)
         if theirs is None:
             if not _whole_field(EXTRA_ALLOWED, (*key, path)):

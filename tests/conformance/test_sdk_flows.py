@@ -16,12 +16,25 @@ from runwayml.lib.polling import NewTaskCreatedResponse, create_waitable_resourc
 from runwayml.types import TextToSpeechCreateResponse
 
 from conformance.probe import probe, probe_audio
+from conformance.test_sdk_models import node_declarations
 from conformance.variants import Variant, variants
 from support.clients import async_sdk
 from support.server import Server
 
 VARIANTS = variants()
 NODE_DIR = Path(__file__).parent / "node"
+
+
+CONTENT_TYPES = {
+    "png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "svg": "image/svg+xml",
+    "mp4": "video/mp4", "mov": "video/quicktime",
+}  # fmt: skip
+
+
+def check_outputs(variant: Variant, urls: list[str]) -> None:
+    assert len(urls) == variant.outputs
+    for url in urls:
+        check_output(variant, url)
 
 
 def check_output(variant: Variant, url: str) -> None:
@@ -32,26 +45,33 @@ def check_output(variant: Variant, url: str) -> None:
         return
     found = probe(response.content)
     assert (found.width, found.height) == (variant.width, variant.height)
+    assert response.headers["content-type"] == CONTENT_TYPES[variant.file_type]
     if variant.seconds is None:
-        assert found.kind == "png"
-        assert response.headers["content-type"] == "image/png"
+        assert found.kind == variant.file_type
+        assert ("A" in found.pix_fmt) is variant.alpha
         return
-    assert response.headers["content-type"] == "video/mp4"
-    assert "mp4" in found.kind
+    assert variant.file_type in found.kind
     assert (found.codec, found.pix_fmt) == variant.picture
     assert found.fps == variant.fps
     assert found.frames == round(variant.seconds * variant.fps)
     assert found.has_audio is variant.audio
 
 
+AUDIO_TYPES = {  # file type -> (container, decoder, media type)
+    "mp3": ("mp3", "mp3float", "audio/mpeg"),
+    "wav": ("wav", "pcm_s16le", "audio/wav"),
+    "flac": ("flac", "flac", "audio/flac"),
+    "ogg": ("ogg", "opus", "audio/ogg"),
+}
+
+
 def check_audio(variant: Variant, response: httpx.Response) -> None:
-    """MP3, 44.1 kHz mono, as the real service's ElevenLabs models answer (or the requested `format`);
-    exact length where known."""
-    kinds = {"mp3": ("audio/mpeg", "mp3", "mp3float"), "wav": ("audio/wav", "wav", "pcm_s16le")}
-    content_type, kind, codec = kinds[variant.audio_format]
+    """Mono audio in the requested format and rate (MP3 at 44.1 kHz, as the real service's ElevenLabs
+    models answer, unless asked otherwise); exact length where known."""
+    kind, codec, content_type = AUDIO_TYPES[variant.file_type]
     assert response.headers["content-type"] == content_type
     found = probe_audio(response.content)
-    assert (found.kind, found.codec, found.rate, found.channels) == (kind, codec, 44100, 1)
+    assert (found.kind, found.codec, found.rate, found.channels) == (kind, codec, variant.rate, 1)
     if variant.seconds is None:
         assert found.seconds > 0.5
     else:
@@ -79,12 +99,10 @@ def test_python_sdk(conformance_client: RunwayML, variant: Variant) -> None:
     created = create(conformance_client, variant)
     if "estimated_cost" in type(created).model_fields:  # avatar_videos answers with the id alone
         assert created.estimated_cost.credits == variant.estimated
-    task = created.wait_for_task_output(timeout=300)
+    task = created.wait_for_task_output(timeout=900)
     assert task.status == "SUCCEEDED"
     assert task.cost.credits == variant.cost
-    assert len(task.output) == variant.outputs
-    for url in task.output:
-        check_output(variant, url)
+    check_outputs(variant, task.output)
 
 
 def test_async_python_sdk_one_per_endpoint(server: Server, conformance_key: str) -> None:
@@ -93,7 +111,7 @@ def test_async_python_sdk_one_per_endpoint(server: Server, conformance_key: str)
     async def run(variant: Variant) -> Any:
         async with async_sdk(server, key=conformance_key) as client:
             created = await getattr(client, variant.resource).create(**variant.sdk_kwargs())
-            return await created.wait_for_task_output(timeout=300)
+            return await created.wait_for_task_output(timeout=900)
 
     async def run_all() -> list[Any]:
         return await asyncio.gather(*(run(v) for v in chosen))
@@ -101,7 +119,7 @@ def test_async_python_sdk_one_per_endpoint(server: Server, conformance_key: str)
     for variant, task in zip(chosen, asyncio.run(run_all()), strict=True):
         assert task.status == "SUCCEEDED", variant.id
         assert task.cost.credits == variant.cost
-        check_output(variant, task.output[0])
+        check_outputs(variant, task.output)
 
 
 @pytest.mark.skipif(
@@ -109,14 +127,20 @@ def test_async_python_sdk_one_per_endpoint(server: Server, conformance_key: str)
     reason="the Node SDK is installed by `make test` (npm ci in tests/conformance/node)",
 )
 def test_node_sdk(server: Server, conformance_key: str) -> None:
-    chosen = [v for v in VARIANTS if v.node]
+    declared = node_declarations()
+    chosen = [v for v in VARIANTS if v.node and (v.node_path or v.params["model"] in declared.get(f"/v1/{v.endpoint}", {}))]
     spec = {
         "baseURL": server.base_url,
         "apiKey": conformance_key,
         "calls": [{"resource": v.node_resource, "path": v.node_path, "params": v.params} for v in chosen],
     }
     done = subprocess.run(
-        ["node", "run.mjs"], cwd=NODE_DIR, input=json.dumps(spec), capture_output=True, text=True, timeout=500
+        ["node", "run.mjs"],
+        cwd=NODE_DIR,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
@@ -125,5 +149,4 @@ def test_node_sdk(server: Server, conformance_key: str) -> None:
         task = result["task"]
         assert task["status"] == "SUCCEEDED"
         assert task["cost"]["credits"] == variant.cost
-        assert len(task["output"]) == variant.outputs
-        check_output(variant, task["output"][0])
+        check_outputs(variant, task["output"])

@@ -6,6 +6,7 @@ content type, gets the real API's 400 with Zod-style issues instead of a framewo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,8 +28,9 @@ from taxiway.billing.ledger import InsufficientCredits
 from taxiway.billing.quotas import QuotaExceeded
 from taxiway.catalog import CATALOG, ENDPOINTS, EndpointSpec, ModelSpec, model_spec
 from taxiway.catalog.schemas import request_adapter
+from taxiway.clock import utcnow
 from taxiway.db.tables import Task
-from taxiway.tasks import inputs, references, service
+from taxiway.tasks import drafts, inputs, references, service
 from taxiway.testmode import runtime as testmode
 
 router = APIRouter(tags=["generation"])
@@ -129,6 +131,16 @@ async def task_created(_session: AsyncSession, task: Task) -> dict[str, Any]:
     return {"id": task.id, "estimatedCost": {"credits": task.estimated_credits}}
 
 
+async def _remake(state: AppState, organization_id: str, draft_id: str) -> tuple[ModelSpec, dict[str, Any]]:
+    """The remake a `draftTaskId` asks for: the draft's own model, endpoint and settings, at 1080p."""
+    async with state.sessions() as session:
+        try:
+            found = await drafts.remake(session, organization_id, draft_id, utcnow())
+        except drafts.DraftRejected as exc:
+            raise ApiError(400, VALIDATION_FAILED, _custom_issues([(["draftTaskId"], str(exc))])) from None
+    return found.spec, found.params
+
+
 async def create_task(
     request: Request,
     principal: Principal,
@@ -154,6 +166,9 @@ async def create_task(
             params, issues = await references.resolve(session, principal.organization_id, name, params)
         if issues:
             raise ApiError(400, VALIDATION_FAILED, issues)
+    refused = await asyncio.to_thread(state.engines.refusals, spec.endpoint, spec.id, params)
+    if refused:
+        raise ApiError(400, VALIDATION_FAILED, _custom_issues(refused))
     checked = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)
     if checked.issues:
         raise ApiError(400, VALIDATION_FAILED, checked.issues)
@@ -185,6 +200,8 @@ def _route(endpoint: EndpointSpec) -> Any:
             return replayed
         params = validate_body(endpoint.name, raw, data)
         spec = model_spec(endpoint.name, params["model"])
+        if "draftTaskId" in params:
+            spec, params = await _remake(state, principal.organization_id, str(params["draftTaskId"]))
         return await create_task(request, principal, state, endpoint.name, spec, params, raw, once)
 
     create.__name__ = f"create_{endpoint.name}"

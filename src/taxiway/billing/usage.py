@@ -56,6 +56,15 @@ async def organization_view(
     }
 
 
+def reported_model(model: str) -> str:
+    """The id a model's credits are reported under: its own, or for a legacy model the SDK's usage enum
+    does not know (upscale_v1) the model that took its place, so strict SDK clients can read every report."""
+    return _REPORTED.get(model, model)
+
+
+_REPORTED = {spec.id: spec.usage_id for spec in CATALOG.values() if spec.usage_id}
+
+
 def usage_window(start: date | None, before: date | None, today: date) -> tuple[date, date]:
     """The real API's defaults and bounds: start 30 days before today, end (exclusive) 30 days after
     start, and never more than 90 days after it."""
@@ -81,10 +90,16 @@ async def usage_report(
         .where(UsageDay.organization_id == organization_id, UsageDay.day >= start, UsageDay.day < before)
         .order_by(UsageDay.day, UsageDay.model)
     )
-    results: dict[str, list[dict[str, Any]]] = {}
+    days: dict[str, dict[str, int]] = {}
     for day, model, credits in rows.all():
-        results.setdefault(day.isoformat(), []).append({"model": model, "amount": int(credits)})
-    models = sorted({entry["model"] for used in results.values() for entry in used})
+        day_models = days.setdefault(day.isoformat(), {})
+        reported = reported_model(str(model))
+        day_models[reported] = day_models.get(reported, 0) + int(credits)
+    results = {
+        when: [{"model": model, "amount": amount} for model, amount in sorted(used.items())]
+        for when, used in days.items()
+    }
+    models = sorted({model for used in days.values() for model in used})
     return {
         "models": models,
         "results": [{"date": when, "usedCredits": used} for when, used in results.items()],

@@ -12,7 +12,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model
 
-from taxiway.catalog.fields import StrictModel, Uri, one_of, prompt_text
+from taxiway.catalog.fields import (
+    ReferenceAudioVoice,
+    Seed,
+    StrictModel,
+    Uri,
+    int_range,
+    listed,
+    number_range,
+    one_of,
+    prompt_text,
+)
 from taxiway.catalog.models import (
     Alias,
     AssetField,
@@ -23,6 +33,7 @@ from taxiway.catalog.models import (
     ModelSpec,
     OutputKind,
     Price,
+    PriceSource,
 )
 from taxiway.catalog.voices import LIVE_PRESETS, TTS_PRESETS
 
@@ -46,6 +57,13 @@ PresetVoice = create_model(
     __base__=StrictModel,
     type=(one_of("runway-preset"), ...),
     preset_id=(one_of(*TTS_PRESETS, *LIVE_PRESETS), ...),
+)
+# The newer ElevenLabs models take the SDK's presets only; the seeds never named them.
+SpeechPreset = create_model(
+    "SpeechPreset",
+    __base__=StrictModel,
+    type=(one_of("runway-preset"), ...),
+    preset_id=(one_of(*TTS_PRESETS), ...),
 )
 
 
@@ -71,6 +89,49 @@ def language_spoken(params: Mapping[str, Any]) -> list[tuple[list[str | int], st
 
 
 TTS_CHECKS: tuple[Check, ...] = (language_spoken,)
+# Longest text the newer speech models take: the SDK documents none; taxiway's, as ElevenLabs' v3.
+LONG_TEXT = 5000
+UNIT = number_range(0, 1)
+# The Seed Audio models' relative rates: the SDK documents no range; ByteDance's (speech and loudness
+# -50 to 100 percent, pitch one octave either way in semitones).
+PERCENT_RATE = int_range(-50, 100)
+SEMITONES = int_range(-12, 12)
+AUDIO_FORMATS = ("mp3", "ogg_opus", "wav")
+SAMPLE_RATES = (8000, 16000, 24000, 32000, 44100, 48000)
+SEED_AUDIO_RATES: Mapping[str, tuple[Any, Any]] = {
+    "loudness_rate": (PERCENT_RATE | None, None),
+    "output_format": (one_of(*AUDIO_FORMATS) | None, None),
+    "pitch_rate": (SEMITONES | None, None),
+    "sample_rate": (one_of(*SAMPLE_RATES) | None, None),
+    "speech_rate": (PERCENT_RATE | None, None),
+}
+SEED_AUDIO_DEFAULTS = {"outputFormat": "mp3", "sampleRate": 24000}
+
+
+def _eleven(id: str, extra: Mapping[str, tuple[Any, Any]], description: str) -> ModelSpec:
+    return ModelSpec(
+        id=id,
+        endpoint="text_to_speech",
+        output=OutputKind.AUDIO,
+        engine="offline-tts",
+        # Runway publishes no price for the newer ElevenLabs voices: ours, as Multilingual v2's.
+        price=Price(source=PriceSource.TAXIWAY, characters_per_credit=50),
+        fields={
+            "prompt_text": (prompt_text(LONG_TEXT), ...),
+            "voice": (SpeechPreset, ...),
+            "language_code": (LanguageCode | None, None),
+            "seed": (Seed | None, None),
+            "similarity_boost": (UNIT | None, None),
+            "speed": (number_range(0.7, 1.2) | None, None),
+            "stability": (UNIT | None, None),
+            "style": (UNIT | None, None),
+            "use_speaker_boost": (bool | None, None),
+            **extra,
+        },
+        checks=TTS_CHECKS,
+        description=description,
+    )
+
 
 TEXT_TO_SPEECH = EndpointSpec(
     name="text_to_speech",
@@ -82,7 +143,7 @@ TEXT_TO_SPEECH = EndpointSpec(
             endpoint="text_to_speech",
             output=OutputKind.AUDIO,
             engine="offline-tts",
-            price=Price(characters_per_credit=50),
+            price=Price(source=PriceSource.RUNWAY, characters_per_credit=50),
             fields={
                 "prompt_text": (prompt_text(1000), ...),
                 "voice": (PresetVoice, ...),
@@ -91,6 +152,35 @@ TEXT_TO_SPEECH = EndpointSpec(
             checks=TTS_CHECKS,
             aliases=(Alias("text", "promptText"),),
             description="ElevenLabs Multilingual v2: 1 credit per 50 characters; MP3 out.",
+        ),
+        _eleven(
+            "eleven_v3",
+            {"apply_text_normalization": (one_of("auto", "on", "off") | None, None)},
+            "ElevenLabs v3: 1 credit per 50 characters (ours); MP3 out. `speed` and `stability` shape the "
+            "offline voice; the other voice settings are accepted.",
+        ),
+        _eleven(
+            "eleven_v4",
+            {"next_text": (str | None, None), "previous_text": (str | None, None)},
+            "ElevenLabs v4: 1 credit per 50 characters (ours); MP3 out. `speed` and `stability` shape the "
+            "offline voice; the other voice settings are accepted.",
+        ),
+        ModelSpec(
+            id="seed_audio",
+            endpoint="text_to_speech",
+            output=OutputKind.AUDIO,
+            engine="offline-tts",
+            price=Price(source=PriceSource.TAXIWAY, characters_per_credit=100),
+            fields={
+                "prompt_text": (prompt_text(LONG_TEXT), ...),
+                **SEED_AUDIO_RATES,
+                "voice": (ReferenceAudioVoice | None, None),
+            },
+            defaults=SEED_AUDIO_DEFAULTS,
+            # A voice is cloned from 10 s to 5 min of speech (the Voices API's bounds).
+            assets=(AssetField("voice.audioUri", AssetKind.AUDIO, min_seconds=10, max_seconds=300),),
+            description="ByteDance Seed Audio: 1 credit per 100 characters (ours); speaks in the voice of "
+            "`voice.audioUri` (a clone of its pitch, timbre and pace) or a default voice.",
         ),
     ),
 )
@@ -105,7 +195,7 @@ SOUND_EFFECT = EndpointSpec(
             endpoint="sound_effect",
             output=OutputKind.AUDIO,
             engine="procedural-sound-effects",
-            price=Price(by_length=((15.0, 1), (30.0, 2))),
+            price=Price(source=PriceSource.RUNWAY, by_length=((15.0, 1), (30.0, 2))),
             fields={
                 "prompt_text": (prompt_text(), ...),
                 "duration": (Annotated[float, Field(ge=0.5, le=30)] | None, None),
@@ -113,6 +203,43 @@ SOUND_EFFECT = EndpointSpec(
             },
             duration=Duration(auto_max=30, absent_is_auto=True),
             description="ElevenLabs Sound Effects v2: 1 credit up to 15 s, 2 up to 30 s; MP3 out.",
+        ),
+        ModelSpec(
+            id="seed_audio",
+            endpoint="sound_effect",
+            output=OutputKind.AUDIO,
+            engine="procedural-sound-effects",
+            price=Price(source=PriceSource.TAXIWAY, by_length=((15.0, 2), (30.0, 4))),
+            fields={
+                "prompt_text": (prompt_text(), ...),
+                **SEED_AUDIO_RATES,
+                "reference_audios": (listed(Uri, 3) | None, None),
+            },
+            defaults=SEED_AUDIO_DEFAULTS,
+            duration=Duration(auto_max=30, absent_is_auto=True),
+            assets=(AssetField("referenceAudios[]", AssetKind.AUDIO, max_seconds=30),),
+            description="ByteDance Seed Audio, text to audio: 2 credits up to 15 s, 4 up to 30 s (ours); the "
+            "prompt's sounds, with `@Audio1`… the reference clips mixed in where the prompt names them.",
+        ),
+        ModelSpec(
+            id="mirelo_sfx_2_0",
+            endpoint="sound_effect",
+            output=OutputKind.AUDIO,
+            engine="procedural-sound-effects",
+            price=Price(source=PriceSource.TAXIWAY, per_second=1 / 2),
+            fields={
+                "prompt_text": (prompt_text(), ...),
+                # The SDK documents no bounds: taxiway's, as ElevenLabs' sound effects.
+                "duration": (number_range(0.5, 30), ...),
+                "format": (one_of("mp3", "wav", "flac") | None, None),
+                "negative_prompt": (str | None, None),
+                "num_variants": (int_range(1, 4) | None, None),
+                "seed": (Seed | None, None),
+            },
+            defaults={"format": "mp3"},
+            count_field="numVariants",
+            description="Mirelo SFX 2.0: 1 credit per 2 s per variant (ours); `negativePrompt` leaves out "
+            "the sounds it names.",
         ),
     ),
 )
@@ -127,7 +254,7 @@ VOICE_ISOLATION = EndpointSpec(
             endpoint="voice_isolation",
             output=OutputKind.AUDIO,
             engine="deepfilternet-isolation",
-            price=Price(per_second=1 / 6),
+            price=Price(source=PriceSource.RUNWAY, per_second=1 / 6),
             fields={"audio_uri": (Uri, ...)},
             duration=Duration(from_input="audioUri", max_input=ISOLATION_SECONDS[1]),
             assets=(
@@ -155,7 +282,7 @@ VOICE_DUBBING = EndpointSpec(
             endpoint="voice_dubbing",
             output=OutputKind.AUDIO,
             engine="offline-dubbing",
-            price=Price(per_second=1 / 2),
+            price=Price(source=PriceSource.RUNWAY, per_second=1 / 2),
             fields={
                 "audio_uri": (Uri, ...),
                 "target_lang": (one_of(*DUBBING_LANGUAGES), ...),
@@ -181,7 +308,7 @@ SPEECH_TO_SPEECH = EndpointSpec(
             endpoint="speech_to_speech",
             output=OutputKind.AUDIO,
             engine="offline-voice-conversion",
-            price=Price(per_second=1 / 3),
+            price=Price(source=PriceSource.RUNWAY, per_second=1 / 3),
             fields={
                 "media": (SpeechMedia, ...),
                 "voice": (PresetVoice, ...),

@@ -109,3 +109,98 @@ def int_range(low: int, high: int) -> Any:
 
 def one_of(*values: Any) -> Any:
     return Literal[values]
+
+
+def number_range(low: float, high: float) -> Any:
+    """A JSON number in [low, high] (strict JSON validation takes `1` as a number, never `true`)."""
+    return Annotated[float, Field(ge=low, le=high)]
+
+
+def output_count(high: int) -> Any:
+    """How many outputs one request makes (`outputCount`, `numVariants`); each is billed."""
+    return Annotated[int, Field(ge=1, le=high)]
+
+
+# A colour as six hex digits, with or without the leading '#' ("FF8800", "#FF8800").
+HexColor = Annotated[str, Field(pattern=r"^#?[0-9A-Fa-f]{6}$")]
+# "W:H" in pixels, for the models whose `ratio` is a free string (aleph2, seedream5_lite).
+PIXEL_RATIO_PATTERN = r"^[1-9][0-9]{1,4}:[1-9][0-9]{1,4}$"
+
+
+class SubjectImage(StrictModel):
+    """A Gemini reference image: a human (character consistency) or an object to include."""
+
+    uri: Uri
+    subject: Literal["object", "human"] | None = None
+    tag: Annotated[str, Field(pattern=TAG_PATTERN)] | None = None
+
+
+class LooseVideo(StrictModel):
+    """A video reference whose item the SDK leaves untyped (kling_4): `{uri}`, `type` optional."""
+
+    type: Literal["video"] | None = None
+    uri: Uri
+
+
+class KlingFrame(StrictModel):
+    """kling_4's keyframes: a first frame, optional middle frames, an optional last frame."""
+
+    uri: Uri
+    position: Literal["first", "middle", "last"]
+
+
+class PositionedImage(StrictModel):
+    """A reference image that may also be a keyframe (Kling O3 `references`)."""
+
+    uri: Uri
+    position: Literal["first", "last"] | None = None
+
+
+class PromptSegment(StrictModel):
+    prompt: Annotated[str, Field(min_length=1)]
+    duration: Annotated[int, Field(ge=1)]
+
+
+class ShotSettings(StrictModel):
+    """Kling's multishot settings: prompt segments with their own durations."""
+
+    multi_prompt: Annotated[list[PromptSegment], Field(min_length=1)] | None = None
+    shot_type: Literal["customize", "intelligence"] | None = None
+
+
+class EditShotSettings(ShotSettings):
+    """Kling O3 video-to-video: multishot settings, and whether the input's sound stays."""
+
+    keep_original_sound: bool | None = None
+
+
+class ReferenceAudioVoice(StrictModel):
+    """seed_audio's voice: the speaker of a reference recording."""
+
+    type: Literal["reference-audio"]
+    audio_uri: Uri
+
+
+class EditRange(BaseModel):
+    """aleph2's edit window, in whole seconds; its keys are snake_case in the API too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_seconds: Annotated[int, Field(ge=0)]
+    end_seconds: Annotated[int, Field(ge=1)]
+
+
+class TimedKeyframe(StrictModel):
+    """A guidance image at an absolute time of the input video."""
+
+    uri: Uri
+    seconds: Annotated[float, Field(ge=0)]
+    range: EditRange | None = None
+
+
+class PlacedKeyframe(StrictModel):
+    """A guidance image at a fraction of the input video's duration."""
+
+    uri: Uri
+    at: Annotated[float, Field(ge=0, le=1)]
+    range: EditRange | None = None

@@ -1,17 +1,27 @@
-"""Video models of the five video endpoints, per the official SDK; legacy models per the seeds (§21)."""
+"""Video models of the six video endpoints, per the official SDK; legacy models per the seeds (§21).
+
+Runway's, Google's and ByteDance's models are declared here; the other providers' in
+`video_partner_models`. Limits the SDK leaves open are taxiway's and say so where they are declared.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from taxiway.catalog.fields import (
+    PIXEL_RATIO_PATTERN,
     ContentModeration,
     ImageUri,
     Keyframe,
     KeyframeFirst,
     KeyframeOrReference,
+    PlacedKeyframe,
     Seed,
+    TimedKeyframe,
     TypedAudio,
     TypedImage,
     TypedVideo,
@@ -22,159 +32,69 @@ from taxiway.catalog.fields import (
     prompt_image,
     prompt_text,
 )
+from taxiway.catalog.framing import nearest_in_tier
 from taxiway.catalog.models import (
     AssetField,
     AssetKind,
     Check,
     Duration,
     EndpointSpec,
+    Framing,
+    InputAudio,
     ModelSpec,
     OnlyWith,
     OutputKind,
     Price,
-    Surcharge,
+    PriceSource,
 )
-
-SEEDANCE_RATIOS_720P = (
-    "992:432", "864:496", "752:560", "640:640", "560:752", "496:864",
-    "1470:630", "1280:720", "1112:834", "960:960", "834:1112", "720:1280",
-)  # fmt: skip
-SEEDANCE_RATIOS = (
-    *SEEDANCE_RATIOS_720P,
-    "2206:946", "1920:1080", "1664:1248", "1440:1440", "1248:1664", "1080:1920",
-    "3840:1646", "3840:2160", "3840:2880", "3840:3840", "2880:3840", "2160:3840",
-)  # fmt: skip
-GEN45_TTV_RATIOS = ("1280:720", "720:1280")
-GEN45_ITV_RATIOS = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
-GEN4_TURBO_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
-VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
-GEN3A_RATIOS = ("1280:768", "768:1280")
-ACT_TWO_RATIOS = ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672")
-GEN4_ALEPH_RATIOS = (
-    "1280:720",
-    "720:1280",
-    "1104:832",
-    "960:960",
-    "832:1104",
-    "1584:672",
-    "848:480",
-    "640:480",
+from taxiway.catalog.video_base import (
+    ACT_TWO_RATIOS,
+    FORMAT_SURCHARGE,
+    GEN3A_RATIOS,
+    GEN4_ALEPH_RATIOS,
+    GEN4_TURBO_RATIOS,
+    GEN45_ITV_RATIOS,
+    GEN45_TTV_RATIOS,
+    KEYFRAME_CHECKS,
+    MAX_HDR_INPUT_SECONDS,
+    OUTPUT_FORMATS,
+    PROMPT,
+    PROMPT_IMAGE,
+    PRORES_DEFAULT_PROFILE,
+    PRORES_FORMAT_PROFILES,
+    PRORES_PROFILES,
+    SEEDANCE_DURATION,
+    SEEDANCE_PROMPT,
+    SEEDANCE_RATIOS,
+    SEEDANCE_RATIOS_720P,
+    SEEDANCE_REFERENCES,
+    VEO_RATIOS,
+    first_frame_required,
+    keyframe_or_reference_mode,
+    PRORES_PROFILE_FITS_FORMAT,
+    unique_positions,
+    video_model,
 )
+from taxiway.catalog.video_partner_models import partner_models
 
-# gen4.5's `outputFormat` values, as the SDK lists them; every video engine writes each of them
-# (engines/offline/video_formats.py). Beyond the default H.264 MP4, ProRes and 8-bit PNG frames cost
-# 5 credits/s more, and every 10-bit-and-deeper delivery (HEVC, HDR ProRes, 16-bit PNG, EXR) 20, or 40
-# where the output is larger than 4 megapixels.
-OUTPUT_FORMATS = (
-    "mp4", "prores", "png_sequence", "hdr10", "hlg", "sdr_rec709_10bit", "hdr_pq_12bit_master", "hdr_prores",
-    "hdr_png_sequence", "hdr_exr_sequence", "hdr_exr_acescg_sequence_1_3", "hdr_exr_acescg_sequence_2_0",
-)  # fmt: skip
-_DEEP_SURCHARGE = Surcharge(20.0, large_per_second=40.0)
-_LIGHT_SURCHARGE = {"prores": Surcharge(5.0), "png_sequence": Surcharge(5.0)}
-FORMAT_SURCHARGE: Mapping[str, Surcharge] = {
-    name: _LIGHT_SURCHARGE.get(name, _DEEP_SURCHARGE) for name in OUTPUT_FORMATS if name != "mp4"
-}
-PRORES_PROFILES = ("422", "4444", "422 Proxy", "422 LT", "422 HQ", "4444 XQ")
-# The profiles each ProRes format takes, and its default: HDR drops Proxy and LT (too coarse for HDR
-# gradients) and 4444 XQ (12-bit HDR is `hdr_pq_12bit_master`).
-PRORES_FORMAT_PROFILES: Mapping[str, tuple[str, ...]] = {
-    "prores": PRORES_PROFILES,
-    "hdr_prores": ("422", "422 HQ", "4444"),
-}
-PRORES_DEFAULT_PROFILE: Mapping[str, str] = {"prores": "4444", "hdr_prores": "422 HQ"}
-MAX_HDR_INPUT_SECONDS = 30.0
-
-SEEDANCE_PROMPT = prompt_text(3500)
-PROMPT = prompt_text(1000)
-SEEDANCE_DURATION = int_range(4, 15) | one_of("auto")
-
-PROMPT_IMAGE = (AssetField("promptImage", AssetKind.IMAGE), AssetField("promptImage[].uri", AssetKind.IMAGE))
-SEEDANCE_REFERENCES = (
-    AssetField("references[].uri", AssetKind.IMAGE),
-    AssetField("referenceAudio[].uri", AssetKind.AUDIO, total_seconds=15),
-    AssetField("referenceVideos[].uri", AssetKind.VIDEO, total_seconds=15),
-)
-
-
-def _positions(params: Mapping[str, Any]) -> list[str | None] | None:
-    images = params.get("promptImage")
-    return [item.get("position") for item in images] if isinstance(images, list) else None
-
-
-def unique_positions(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
-    positions = [p for p in _positions(params) or [] if p is not None]
-    if len(positions) != len(set(positions)):
-        return [(["promptImage"], "each position ('first', 'last') may appear at most once")]
-    return []
-
-
-def first_frame_required(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
-    positions = _positions(params)
-    if positions is not None and "first" not in positions:
-        return [
-            (
-                ["promptImage"],
-                "a 'first' frame is required; this model cannot generate from a last frame only",
-            )
-        ]
-    return []
-
-
-def keyframe_or_reference_mode(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
-    positions = _positions(params)
-    if positions is None:
-        return []
-    keyframes = [p for p in positions if p is not None]
-    if keyframes and len(keyframes) != len(positions):
-        return [(["promptImage"], "keyframes (with position) and reference images (without) cannot be mixed")]
-    if not keyframes and len(positions) > 9:
-        return [(["promptImage"], "at most 9 reference images")]
-    return []
-
-
-KEYFRAME_CHECKS: tuple[Check, ...] = (unique_positions,)
-
-
-def _video(
-    id: str,
-    endpoint: str,
-    engine: str,
-    price: Price,
-    fields: Mapping[str, tuple[Any, Any]],
-    *,
-    ratios: tuple[str, ...] = (),
-    duration: Duration | None = None,
-    defaults: Mapping[str, Any] | None = None,
-    assets: tuple[AssetField, ...] = (),
-    checks: tuple[Check, ...] = (),
-    legacy: bool = False,
-    description: str = "",
-) -> ModelSpec:
-    return ModelSpec(
-        id=id,
-        endpoint=endpoint,
-        output=OutputKind.VIDEO,
-        engine=engine,
-        price=price,
-        ratios=ratios,
-        fields=fields,
-        duration=duration or Duration(),
-        defaults=defaults or {},
-        assets=assets,
-        checks=checks,
-        legacy=legacy,
-        description=description,
-    )
+# Re-exported: the engines and tests read them from here.
+__all__ = [
+    "FORMAT_SURCHARGE",
+    "MAX_HDR_INPUT_SECONDS",
+    "OUTPUT_FORMATS",
+    "PRORES_DEFAULT_PROFILE",
+    "VIDEO_ENDPOINTS",
+]
 
 
 def _gen45(
     endpoint: str, engine: str, ratios: tuple[str, ...], extra: Mapping[str, tuple[Any, Any]]
 ) -> ModelSpec:
-    return _video(
+    return video_model(
         "gen4.5",
         endpoint,
         engine,
-        Price(per_second=12, format_surcharge=FORMAT_SURCHARGE),
+        Price(source=PriceSource.RUNWAY, per_second=12, format_surcharge=FORMAT_SURCHARGE),
         {
             **extra,
             "prompt_text": (PROMPT, ...),
@@ -193,17 +113,16 @@ def _gen45(
     )
 
 
-PRORES_PROFILE_FITS_FORMAT = OnlyWith("proresProfile", "outputFormat", PRORES_FORMAT_PROFILES)
-
-
 def _veo31(
     id: str, endpoint: str, engine: str, rate: float, audio_rate: float, extra: Mapping[str, Any]
 ) -> ModelSpec:
-    return _video(
+    return video_model(
         id,
         endpoint,
         engine,
-        Price(per_second=rate, per_second_with_audio=audio_rate, audio_default=True),
+        Price(
+            source=PriceSource.RUNWAY, per_second=rate, per_second_with_audio=audio_rate, audio_default=True
+        ),
         {
             **extra,
             "ratio": (one_of(*VEO_RATIOS), ...),
@@ -221,7 +140,37 @@ def _veo31(
     )
 
 
+@dataclass(frozen=True)
+class SeedanceVariant:
+    """One member of the Seedance 2 family: its sizes, price and prompt limit."""
+
+    id: str
+    ratios: tuple[str, ...]
+    price: Price
+    name: str
+
+
+SEEDANCE2 = SeedanceVariant(
+    "seedance2", SEEDANCE_RATIOS, Price(source=PriceSource.RUNWAY, per_second=36), "ByteDance Seedance 2.0"
+)
+# The Fast and Mini variants make 480p and 720p only; Runway publishes no price for them: ours, under 2.0's.
+SEEDANCE2_FAST = SeedanceVariant(
+    "seedance2_fast",
+    SEEDANCE_RATIOS_720P,
+    Price(source=PriceSource.TAXIWAY, per_second=20),
+    "Seedance 2.0 Fast",
+)
+SEEDANCE2_MINI = SeedanceVariant(
+    "seedance2_mini",
+    SEEDANCE_RATIOS_720P,
+    Price(source=PriceSource.TAXIWAY, per_second=10),
+    "Seedance 2.0 Mini",
+)
+SEEDANCE2_FAMILY = (SEEDANCE2, SEEDANCE2_FAST, SEEDANCE2_MINI)
+
+
 def _seedance(
+    variant: SeedanceVariant,
     endpoint: str,
     engine: str,
     extra: Mapping[str, tuple[Any, Any]],
@@ -229,27 +178,294 @@ def _seedance(
     duration: Duration,
     checks: tuple[Check, ...] = (),
     defaults: Mapping[str, Any] | None = None,
+    framing: Framing | None = None,
 ) -> ModelSpec:
-    return _video(
-        "seedance2",
+    return video_model(
+        variant.id,
         endpoint,
         engine,
-        Price(per_second=36),
+        variant.price,
         {
             **extra,
             "audio": (bool | None, None),
             "duration": (SEEDANCE_DURATION | None, None),
-            "ratio": (one_of(*SEEDANCE_RATIOS) | None, None),
+            "ratio": (one_of(*variant.ratios) | None, None),
             "reference_audio": (listed(TypedAudio, 9) | None, None),
             "seed": (Seed | None, None),
         },
-        ratios=SEEDANCE_RATIOS,
+        ratios=variant.ratios,
         duration=duration,
         defaults=defaults,
         assets=(*assets, AssetField("referenceAudio[].uri", AssetKind.AUDIO, total_seconds=15)),
         checks=checks,
-        description="ByteDance Seedance 2.0: 36 credits/s; `auto` is held at 15 s, billed on real length.",
+        framing=framing,
+        description=f"{variant.name}: {variant.price.describe()} ({variant.price.source.value}); "
+        "`auto` is held at 15 s, billed on real length.",
     )
+
+
+def _seedance_text(variant: SeedanceVariant) -> ModelSpec:
+    return _seedance(
+        variant,
+        "text_to_video",
+        "procedural-video",
+        {
+            "prompt_text": (SEEDANCE_PROMPT, ...),
+            "references": (listed(ImageUri, 9) | None, None),
+            "reference_videos": (listed(TypedVideo, 9) | None, None),
+        },
+        SEEDANCE_REFERENCES[:1] + SEEDANCE_REFERENCES[2:],
+        Duration(auto_max=15),
+        defaults={"duration": 5, "ratio": "1280:720"},
+    )
+
+
+def _seedance_image(variant: SeedanceVariant) -> ModelSpec:
+    return _seedance(
+        variant,
+        "image_to_video",
+        "camera-move-video",
+        {
+            "prompt_image": (prompt_image(KeyframeOrReference, 9), ...),
+            "prompt_text": (SEEDANCE_PROMPT | None, None),
+        },
+        PROMPT_IMAGE,
+        Duration(auto_max=15),
+        defaults={"duration": 5},
+        checks=(unique_positions, keyframe_or_reference_mode),
+        framing=Framing(follows_input=True, default_tier="720p"),
+    )
+
+
+def _seedance_video(variant: SeedanceVariant) -> ModelSpec:
+    return _seedance(
+        variant,
+        "video_to_video",
+        "restyle-video",
+        {
+            "prompt_video": (Uri, ...),
+            "prompt_text": (SEEDANCE_PROMPT | None, None),
+            "references": (listed(ImageUri, 9) | None, None),
+            "reference_videos": (listed(TypedVideo, 9) | None, None),
+        },
+        (
+            AssetField("promptVideo", AssetKind.VIDEO, max_seconds=15, min_short_side=720),
+            *SEEDANCE_REFERENCES[:1],
+            SEEDANCE_REFERENCES[2],
+        ),
+        Duration(auto_max=15, from_input="promptVideo", max_input=15),
+        framing=Framing(same_as_input=True),
+    )
+
+
+SEEDANCE25_RATIOS = (
+    "992:432", "854:480", "752:560", "640:640", "560:752", "480:854", "1470:630", "1280:720", "1112:834",
+    "960:960", "834:1112", "720:1280", "2206:946", "1920:1080", "1664:1248", "1440:1440", "1248:1664",
+    "1080:1920",
+)  # fmt: skip
+# Runway publishes no Seedance 2.5 price: ours, 2.0's 36 credits/s at 720p, 24 at 480p, 48 at 1080p; a
+# 480p draft 12; `mov` (ProRes) 5 more, as gen4.5's ProRes.
+SEEDANCE25_PRICE = Price(
+    source=PriceSource.TAXIWAY,
+    per_second=36,
+    by_value={
+        "ratio": {
+            ratio: (-12 if pixels < 700_000 else 12)
+            for ratio in SEEDANCE25_RATIOS
+            if (pixels := ModelSpec.size_of(ratio)[0] * ModelSpec.size_of(ratio)[1]) < 700_000
+            or pixels > 1_500_000
+        },
+        "draft": {True: -12},
+        "outputFormat": {"mov": 5},
+    },
+)
+SEEDANCE25_MODES = ("reference", "extend", "edit")
+SEEDANCE25_DURATION = int_range(4, 15) | one_of("auto")
+
+
+def seedance25_draft(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A draft is a 480p preview: the ratio's 480p size, whatever tier the ratio names."""
+    if params.get("draft") is True and "ratio" in params:
+        return {"ratio": nearest_in_tier(SEEDANCE25_RATIOS, params["ratio"], "480p")}
+    return {}
+
+
+def draft_alone(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    """Enhancing a draft regenerates it from its own settings: no other generation field may be given."""
+    if "draftTaskId" not in params:
+        return []
+    extra = sorted(key for key in params if key not in ("model", "draftTaskId"))
+    return [([key], "is not allowed with draftTaskId (the draft's own settings are used)") for key in extra]
+
+
+def draft_is_mp4(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    if params.get("draft") is True and params.get("outputFormat") == "mov":
+        return [(["outputFormat"], "draft mode only supports 'mp4'")]
+    return []
+
+
+def seedance25_mode(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    """`extend` and `edit` need a prompt and keep the input's aspect; `edit` also keeps its length."""
+    mode = params.get("mode", "reference")
+    problems: list[tuple[list[str | int], str]] = []
+    if mode in ("extend", "edit"):
+        if "promptText" not in params:
+            problems.append((["promptText"], f"is required in {mode} mode"))
+        if "ratio" in params:
+            problems.append((["ratio"], f"is not allowed in {mode} mode (the input's aspect is kept)"))
+    if mode == "edit" and params.get("duration") != "auto":
+        problems.append((["duration"], "must be 'auto' in edit mode (the output keeps the input's length)"))
+    return problems
+
+
+def _seedance25(
+    endpoint: str, engine: str, extra: Mapping[str, tuple[Any, Any]], **options: Any
+) -> ModelSpec:
+    fields = {
+        **extra,
+        "audio": (bool | None, None),
+        "draft": (bool | None, None),
+        "duration": (SEEDANCE25_DURATION | None, None),
+        "output_format": (one_of("mp4", "mov") | None, None),
+        "prompt_text": (prompt_text(15_000) | None, None),
+        "ratio": (one_of(*SEEDANCE25_RATIOS) | None, None),
+        "reference_audio": (listed(TypedAudio, 10**3) | None, None),
+        "seed": (Seed | None, None),
+    }
+    return video_model(
+        "seedance2_5",
+        endpoint,
+        engine,
+        SEEDANCE25_PRICE,
+        fields,
+        ratios=SEEDANCE25_RATIOS,
+        description="ByteDance Seedance 2.5: 24/36/48 credits/s at 480p/720p/1080p, a 480p draft 12, "
+        "`mov` +5 (ours); `auto` is held at 15 s, billed on real length.",
+        derived=seedance25_draft,
+        **options,
+    )
+
+
+SEEDANCE25_AUDIO = AssetField("referenceAudio[].uri", AssetKind.AUDIO, total_seconds=30)
+SEEDANCE25_VIDEOS = AssetField("referenceVideos[].uri", AssetKind.VIDEO, total_seconds=30)
+SEEDANCE25_REFERENCES = (listed(ImageUri, 30) | None, None)
+
+
+def seedance25_models() -> dict[str, ModelSpec]:
+    defaults = {"audio": True, "duration": 5, "outputFormat": "mp4"}
+    return {
+        "text_to_video": _seedance25(
+            "text_to_video",
+            "procedural-video",
+            {
+                "draft_task_id": (Annotated[str, Field(min_length=1)] | None, None),
+                "references": SEEDANCE25_REFERENCES,
+                "reference_videos": (listed(TypedVideo, 10**3) | None, None),
+            },
+            defaults={**defaults, "ratio": "1280:720"},
+            duration=Duration(auto_max=15),
+            assets=(SEEDANCE_REFERENCES[0], SEEDANCE25_AUDIO, SEEDANCE25_VIDEOS),
+            checks=(draft_alone, draft_is_mp4),
+        ),
+        "image_to_video": _seedance25(
+            "image_to_video",
+            "camera-move-video",
+            {"prompt_image": (prompt_image(KeyframeOrReference, 30), ...)},
+            defaults=defaults,
+            duration=Duration(auto_max=15),
+            assets=(*PROMPT_IMAGE, SEEDANCE25_AUDIO),
+            checks=(unique_positions, keyframe_or_reference_mode, draft_is_mp4),
+            framing=Framing(follows_input=True, default_tier="720p"),
+        ),
+        "video_to_video": _seedance25(
+            "video_to_video",
+            "restyle-video",
+            {
+                "prompt_video": (Uri, ...),
+                "mode": (one_of(*SEEDANCE25_MODES) | None, None),
+                "references": SEEDANCE25_REFERENCES,
+                "reference_videos": (listed(TypedVideo, 10**3) | None, None),
+            },
+            defaults={**defaults, "mode": "reference"},
+            duration=Duration(auto_max=15, from_input="promptVideo", max_input=15, input_modes=("edit",)),
+            assets=(
+                AssetField("promptVideo", AssetKind.VIDEO, max_seconds=15),
+                SEEDANCE_REFERENCES[0],
+                SEEDANCE25_AUDIO,
+                SEEDANCE25_VIDEOS,
+            ),
+            checks=(seedance25_mode, draft_is_mp4),
+            framing=Framing(same_as_input=True),
+        ),
+    }
+
+
+SEEDANCE25 = seedance25_models()
+
+# aleph2's deliveries and their surcharges, as the SDK documents them: 5 credits/s for ProRes and PNG
+# frames, 20 (40 above 4 MP) for 10-bit HEVC.
+ALEPH2_FORMATS = ("mp4", "prores", "png_sequence", "sdr_rec709_10bit")
+
+
+def keyframe_ranges(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    """aleph2: every keyframe sets a range or none does; a range ends after it starts and holds its
+    keyframe's absolute time."""
+    keyframes = [k for k in params.get("keyframes") or () if isinstance(k, Mapping)]
+    ranged = [k for k in keyframes if k.get("range") is not None]
+    if ranged and len(ranged) != len(keyframes):
+        return [(["keyframes"], "all keyframes must set a range, or none may")]
+    problems: list[tuple[list[str | int], str]] = []
+    for index, keyframe in enumerate(keyframes):
+        window = keyframe.get("range")
+        if not isinstance(window, Mapping):
+            continue
+        start, end = window.get("start_seconds", 0), window.get("end_seconds", 0)
+        if end <= start:
+            problems.append((["keyframes", index, "range"], "end_seconds must be after start_seconds"))
+        elif "seconds" in keyframe and not start <= keyframe["seconds"] < end:
+            problems.append((["keyframes", index, "seconds"], "must fall within the keyframe's range"))
+    return problems
+
+
+ALEPH2 = video_model(
+    "aleph2",
+    "video_to_video",
+    "restyle-video",
+    # Runway publishes the outputFormat surcharges (the SDK); the base rate is ours, between gen4.5 and
+    # seedance2.
+    Price(
+        source=PriceSource.PARTIAL,
+        per_second=28,
+        format_surcharge={name: FORMAT_SURCHARGE[name] for name in ALEPH2_FORMATS if name != "mp4"},
+    ),
+    {
+        "video_uri": (Uri, ...),
+        "content_moderation": (ContentModeration | None, None),
+        "keyframes": (listed(TimedKeyframe | PlacedKeyframe, 5) | None, None),
+        "output_format": (one_of(*ALEPH2_FORMATS) | None, None),
+        "prompt_text": (prompt_text() | None, None),
+        "prores_profile": (one_of(*PRORES_PROFILES) | None, None),
+        # The SDK types `ratio` as any string: taxiway takes pixels, "W:H".
+        "ratio": (Annotated[str, Field(pattern=PIXEL_RATIO_PATTERN)] | None, None),
+        "seed": (Seed | None, None),
+        "target_aspect_ratio": (
+            one_of("16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "21:9") | None,
+            None,
+        ),
+    },
+    # Inputs of 2 to 30 s (taxiway's bound; the SDK documents none).
+    duration=Duration(from_input="videoUri", max_input=30),
+    defaults={"outputFormat": "mp4"},
+    assets=(
+        AssetField("videoUri", AssetKind.VIDEO, min_seconds=2, max_seconds=30),
+        AssetField("keyframes[].uri", AssetKind.IMAGE),
+    ),
+    checks=(PRORES_PROFILE_FITS_FORMAT, keyframe_ranges),
+    framing=Framing(same_as_input=True, pad_field="targetAspectRatio"),
+    input_audio=InputAudio.KEEP,
+    description="Runway Aleph 2: 28 credits/s of output (ours), plus 5 for ProRes or PNG frames and 20 "
+    "(40 over 4 MP) for 10-bit HEVC (Runway); keeps the input's length, size and sound.",
+)
 
 
 TEXT_TO_VIDEO = EndpointSpec(
@@ -260,23 +476,14 @@ TEXT_TO_VIDEO = EndpointSpec(
         _gen45("text_to_video", "procedural-video", GEN45_TTV_RATIOS, {}),
         _veo31("veo3.1", "text_to_video", "procedural-video", 20, 40, {"prompt_text": (PROMPT, ...)}),
         _veo31("veo3.1_fast", "text_to_video", "procedural-video", 10, 15, {"prompt_text": (PROMPT, ...)}),
-        _seedance(
-            "text_to_video",
-            "procedural-video",
-            {
-                "prompt_text": (SEEDANCE_PROMPT, ...),
-                "references": (listed(ImageUri, 9) | None, None),
-                "reference_videos": (listed(TypedVideo, 9) | None, None),
-            },
-            SEEDANCE_REFERENCES[:1] + SEEDANCE_REFERENCES[2:],
-            Duration(auto_max=15),
-            defaults={"duration": 5, "ratio": "1280:720"},
-        ),
-        _video(
+        *(_seedance_text(variant) for variant in SEEDANCE2_FAMILY),
+        SEEDANCE25["text_to_video"],
+        *partner_models("text_to_video"),
+        video_model(
             "veo3",
             "text_to_video",
             "procedural-video",
-            Price(per_second=40),
+            Price(source=PriceSource.RUNWAY, per_second=40),
             {
                 "prompt_text": (PROMPT, ...),
                 "ratio": (one_of(*VEO_RATIOS), ...),
@@ -301,11 +508,11 @@ IMAGE_TO_VIDEO = EndpointSpec(
             GEN45_ITV_RATIOS,
             {"prompt_image": (prompt_image(KeyframeFirst, 1), ...)},
         ),
-        _video(
+        video_model(
             "gen4_turbo",
             "image_to_video",
             "camera-move-video",
-            Price(per_second=5),
+            Price(source=PriceSource.RUNWAY, per_second=5),
             {
                 "prompt_image": (prompt_image(KeyframeFirst, 1), ...),
                 "ratio": (one_of(*GEN4_TURBO_RATIOS), ...),
@@ -336,23 +543,14 @@ IMAGE_TO_VIDEO = EndpointSpec(
             15,
             {"prompt_image": (prompt_image(Keyframe, 2), ...), "prompt_text": (PROMPT | None, None)},
         ),
-        _seedance(
-            "image_to_video",
-            "camera-move-video",
-            {
-                "prompt_image": (prompt_image(KeyframeOrReference, 9), ...),
-                "prompt_text": (SEEDANCE_PROMPT | None, None),
-            },
-            PROMPT_IMAGE,
-            Duration(auto_max=15),
-            defaults={"duration": 5},
-            checks=(unique_positions, keyframe_or_reference_mode),
-        ),
-        _video(
+        *(_seedance_image(variant) for variant in SEEDANCE2_FAMILY),
+        SEEDANCE25["image_to_video"],
+        *partner_models("image_to_video"),
+        video_model(
             "veo3",
             "image_to_video",
             "camera-move-video",
-            Price(per_second=40),
+            Price(source=PriceSource.RUNWAY, per_second=40),
             {
                 "prompt_image": (prompt_image(KeyframeFirst, 1), ...),
                 "ratio": (one_of(*VEO_RATIOS), ...),
@@ -366,11 +564,11 @@ IMAGE_TO_VIDEO = EndpointSpec(
             legacy=True,
             description="Google Veo 3 (legacy, seed shape): 8 s only, 40 credits/s.",
         ),
-        _video(
+        video_model(
             "gen3a_turbo",
             "image_to_video",
             "camera-move-video",
-            Price(per_second=5),
+            Price(source=PriceSource.RUNWAY, per_second=5),
             {
                 "prompt_image": (prompt_image(Keyframe, 2), ...),
                 "prompt_text": (PROMPT, ...),
@@ -394,27 +592,15 @@ VIDEO_TO_VIDEO = EndpointSpec(
     summary="Transform a video following a prompt, keeping its timing.",
     output=OutputKind.VIDEO,
     models=(
-        _seedance(
-            "video_to_video",
-            "restyle-video",
-            {
-                "prompt_video": (Uri, ...),
-                "prompt_text": (SEEDANCE_PROMPT | None, None),
-                "references": (listed(ImageUri, 9) | None, None),
-                "reference_videos": (listed(TypedVideo, 9) | None, None),
-            },
-            (
-                AssetField("promptVideo", AssetKind.VIDEO, max_seconds=15, min_short_side=720),
-                *SEEDANCE_REFERENCES[:1],
-                SEEDANCE_REFERENCES[2],
-            ),
-            Duration(auto_max=15, from_input="promptVideo", max_input=15),
-        ),
-        _video(
+        ALEPH2,
+        *(_seedance_video(variant) for variant in SEEDANCE2_FAMILY),
+        SEEDANCE25["video_to_video"],
+        *partner_models("video_to_video"),
+        video_model(
             "gen4_aleph",
             "video_to_video",
             "restyle-video",
-            Price(per_second=15),
+            Price(source=PriceSource.RUNWAY, per_second=15),
             {
                 "video_uri": (Uri, ...),
                 "prompt_text": (PROMPT, ...),
@@ -430,6 +616,8 @@ VIDEO_TO_VIDEO = EndpointSpec(
                 AssetField("references[].uri", None),
             ),
             legacy=True,
+            framing=Framing(same_as_input=True),
+            input_audio=InputAudio.KEEP,
             description="Runway Gen-4 Aleph (legacy, seed shape): 15 credits/s of input video, at most 10 s.",
         ),
     ),
@@ -440,11 +628,11 @@ CHARACTER_PERFORMANCE = EndpointSpec(
     summary="Drive a character image or video with a reference performance.",
     output=OutputKind.VIDEO,
     models=(
-        _video(
+        video_model(
             "act_two",
             "character_performance",
             "performance-transfer",
-            Price(per_second=5),
+            Price(source=PriceSource.RUNWAY, per_second=5),
             {
                 "character": (TypedImage | TypedVideo, ...),
                 "reference": (TypedVideo, ...),
@@ -461,6 +649,8 @@ CHARACTER_PERFORMANCE = EndpointSpec(
                 AssetField("character.uri", None),
                 AssetField("reference.uri", AssetKind.VIDEO, min_seconds=3, max_seconds=30),
             ),
+            # The output speaks with the performance's own voice: its sound is kept.
+            input_audio=InputAudio.KEEP,
             description="Runway Act-Two: 5 credits/s of the reference performance (3 to 30 s).",
         ),
     ),
@@ -471,15 +661,17 @@ VIDEO_UPSCALE = EndpointSpec(
     summary="Upscale a video 4x (at most 4096 px per side).",
     output=OutputKind.VIDEO,
     models=(
-        _video(
+        video_model(
             "upscale_v1",
             "video_upscale",
             "lanczos-upscale",
-            Price(per_second=2),
+            Price(source=PriceSource.RUNWAY, per_second=2),
             {"video_uri": (Uri, ...)},
             duration=Duration(from_input="videoUri", max_input=30),
             assets=(AssetField("videoUri", AssetKind.VIDEO, max_seconds=30),),
             legacy=True,
+            # The SDK's usage enum no longer has upscale_v1: its credits are reported as its successor's.
+            usage_id="magnific_video_upscaler_creative",
             description="Runway 4x upscale (legacy, seed shape): 2 credits/s of input video, at most 30 s.",
         ),
     ),
@@ -500,12 +692,12 @@ VIDEO_TO_HDR = EndpointSpec(
     summary="Upconvert an SDR video to HDR, keeping its frames, timing, audio and alpha.",
     output=OutputKind.VIDEO,
     models=(
-        _video(
+        video_model(
             "ruby",
             "video_to_hdr",
             "inverse-tone-map",
             # An upconvert keeps the source's size, so the source's size sets the rate.
-            Price(per_second=20, large_per_second=40),
+            Price(source=PriceSource.RUNWAY, per_second=20, large_per_second=40),
             {
                 "video_uri": (Uri, ...),
                 "output_format": (one_of(*HDR_OUTPUT_FORMATS) | None, None),

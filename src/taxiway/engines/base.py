@@ -117,3 +117,17 @@ class EngineSetup:
             if name not in self._shared:
                 self._shared[name] = build()
             return cast(T, self._shared[name])
+
+
+# (JSON path, message) for each part of a request an engine cannot serve.
+Refusals = list[tuple[list[str | int], str]]
+
+
+class RefusesUpFront(Protocol):
+    """An engine class that knows at submission what it cannot do for a request (a language this machine
+    has no translation into): the API answers 400 naming the field instead of accepting a task bound to
+    fail. Optional; a static method, asked without building the engine; blocking (it may look at the
+    machine), so it is called from a worker thread."""
+
+    @staticmethod
+    def refusals(params: Mapping[str, Any]) -> Refusals: ...

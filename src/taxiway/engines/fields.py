@@ -12,17 +12,29 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from taxiway.catalog.fields import ContentModeration, ReferenceImage, StrictModel
+from taxiway.catalog.fields import (
+    ContentModeration,
+    EditShotSettings,
+    PlacedKeyframe,
+    ReferenceAudioVoice,
+    ReferenceImage,
+    StrictModel,
+    SubjectImage,
+    TimedKeyframe,
+)
 from taxiway.catalog.media_models import PERSONA_KEY
 from taxiway.errors import Failure
 
 
 class MediaRef(StrictModel):
-    """An input given as an object: `{uri}`, `{type, uri}` or a keyframe's `{uri, position}`."""
+    """An input given as an object: `{uri}`, `{type, uri}`, a keyframe's `{uri, position}` (Kling's may be
+    "middle") or a reference image's `{uri, subject, tag}`."""
 
     uri: str
     type: str | None = None
-    position: Literal["first", "last"] | None = None
+    position: Literal["first", "middle", "last"] | None = None
+    subject: str | None = None
+    tag: str | None = None
 
 
 class PresetVoice(StrictModel):
@@ -82,14 +94,14 @@ class RequestFields(StrictModel):
     video_uri: str | None = None
     audio_uri: str | None = None
     image_uri: str | None = None
-    reference_images: tuple[ReferenceImage, ...] = ()
+    reference_images: tuple[ReferenceImage | SubjectImage, ...] = ()
     references: tuple[MediaRef, ...] = ()
     reference_audio: tuple[MediaRef, ...] = ()
     reference_videos: tuple[MediaRef, ...] = ()
     character: MediaRef | None = None
     reference: MediaRef | None = None
     media: MediaRef | None = None
-    voice: PresetVoice | None = None
+    voice: PresetVoice | ReferenceAudioVoice | None = None
     avatar: AvatarChoice | None = None
     speech: Speech | None = None
     body_control: bool | None = None
@@ -118,6 +130,39 @@ class RequestFields(StrictModel):
     format: str | None = None
     num_variants: int | None = None
     preserve_speech: bool | None = None
+    # Newer models' knobs: counts, quality tiers, edits and voices.
+    output_count: int | None = None
+    quality: str | None = None
+    background: str | None = None
+    background_color: str | None = None
+    colors: tuple[str, ...] = ()
+    mask_uri: str | None = None
+    precise_edit: bool | None = None
+    edit: bool | None = None
+    grounding: bool | None = None
+    thinking_level: str | None = None
+    mode: Literal["reference", "extend", "edit"] | None = None
+    draft: bool | None = None
+    draft_task_id: str | None = None
+    keyframes: tuple[TimedKeyframe | PlacedKeyframe, ...] = ()
+    target_aspect_ratio: str | None = None
+    cfg_scale: float | None = None
+    prompt_expansion_mode: str | None = None
+    provider_settings: EditShotSettings | None = None
+    # Speech and sound knobs (ElevenLabs, Seed Audio).
+    stability: float | None = None
+    similarity_boost: float | None = None
+    style: float | None = None
+    speed: float | None = None
+    use_speaker_boost: bool | None = None
+    apply_text_normalization: str | None = None
+    previous_text: str | None = None
+    next_text: str | None = None
+    speech_rate: int | None = None
+    pitch_rate: int | None = None
+    loudness_rate: int | None = None
+    sample_rate: int | None = None
+    reference_audios: tuple[str, ...] = ()
     persona: Persona | None = Field(default=None, alias=PERSONA_KEY)
 
     @property

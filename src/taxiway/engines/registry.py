@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from taxiway.catalog import CATALOG, model_spec
 from taxiway.catalog.recipes import RECIPE_SPECS
 from taxiway.config import Settings
-from taxiway.engines.base import Engine, EngineSetup
+from taxiway.engines.base import Engine, EngineSetup, Refusals
 from taxiway.engines.diffusers.weights import ENGINE_NAMES as DIFFUSERS_ENGINES
 from taxiway.engines.diffusers.weights import startup_problems
 
@@ -46,27 +46,34 @@ def diffusers_runtime(setup: EngineSetup) -> DiffusersRuntime:
     return setup.shared("diffusers-runtime", build)
 
 
-def _builtin(package: str, module: str, attribute: str, *needs: Need) -> EngineFactory:
-    """An engine class of `taxiway.engines.<package>.<module>`, imported when first used."""
+class _Builtin:
+    """An engine class of `taxiway.engines.<package>.<module>`, imported on first use (a server only loads
+    what it serves), built with what `needs` take from the setup."""
 
-    def factory(setup: EngineSetup) -> Engine:
-        made = getattr(importlib.import_module(f"taxiway.engines.{package}.{module}"), attribute)
-        engine: Engine = made(*(need(setup) for need in needs))
+    def __init__(self, package: str, module: str, attribute: str, *needs: Need) -> None:
+        self.module = f"taxiway.engines.{package}.{module}"
+        self.attribute = attribute
+        self.needs = needs
+
+    def engine_class(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.attribute)
+
+    def __call__(self, setup: EngineSetup) -> Engine:
+        engine: Engine = self.engine_class()(*(need(setup) for need in self.needs))
         return engine
 
-    return factory
+
+def _offline(module: str, attribute: str, *needs: Need) -> _Builtin:
+    return _Builtin("offline", module, attribute, *needs)
 
 
-def _offline(module: str, attribute: str, *needs: Need) -> EngineFactory:
-    return _builtin("offline", module, attribute, *needs)
+def _audio(module: str, attribute: str, *needs: Need) -> _Builtin:
+    return _Builtin("audio", module, attribute, *needs)
 
 
-def _audio(module: str, attribute: str, *needs: Need) -> EngineFactory:
-    return _builtin("audio", module, attribute, *needs)
-
-
-BUILTIN: Mapping[str, EngineFactory] = {
+BUILTIN: Mapping[str, _Builtin] = {
     "procedural-image": _offline("procedural_image", "ProceduralImageEngine"),
+    "procedural-vector": _offline("procedural_vector", "ProceduralVectorEngine"),
     "procedural-video": _offline("video_procedural", "ProceduralVideoEngine"),
     "camera-move-video": _offline("video_camera", "CameraMoveEngine"),
     "restyle-video": _offline("video_restyle", "RestyleVideoEngine"),
@@ -83,8 +90,8 @@ BUILTIN: Mapping[str, EngineFactory] = {
     "motion-interpolation": _offline("frame_rate", "MotionInterpolationEngine"),
     "motion-foley": _audio("video_foley", "VideoFoleyEngine"),
     "talking-avatar": _offline("talking_avatar", "TalkingAvatarEngine", _cache),
-    "diffusers-image": _builtin("diffusers", "engines", "DiffusersImageEngine", diffusers_runtime),
-    "diffusers-video": _builtin("diffusers", "engines", "DiffusersVideoEngine", diffusers_runtime),
+    "diffusers-image": _Builtin("diffusers", "engines", "DiffusersImageEngine", diffusers_runtime),
+    "diffusers-video": _Builtin("diffusers", "engines", "DiffusersVideoEngine", diffusers_runtime),
 }
 
 
@@ -98,15 +105,22 @@ def _takes_setup(factory: Callable[..., Any]) -> bool:
     return any(p.kind in positional and p.default is p.empty for p in parameters)
 
 
+def _factory(reference: str) -> Any:
+    """A built-in engine's class, or what `package.module:attribute` names (an Engine class or factory)."""
+    if reference in BUILTIN:
+        return BUILTIN[reference].engine_class()
+    module_name, _, attribute = reference.partition(":")
+    if not attribute:
+        raise ValueError(f"unknown engine {reference!r}; built-in engines: {', '.join(sorted(BUILTIN))}")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 def load(reference: str, setup: EngineSetup) -> Engine:
     """A built-in engine name, or `package.module:attribute` naming an Engine class or factory, called
     with the setup if it takes an argument."""
     if reference in BUILTIN:
         return BUILTIN[reference](setup)
-    module_name, _, attribute = reference.partition(":")
-    if not attribute:
-        raise ValueError(f"unknown engine {reference!r}; built-in engines: {', '.join(sorted(BUILTIN))}")
-    factory = getattr(importlib.import_module(module_name), attribute)
+    factory = _factory(reference)
     engine: Engine = factory(setup) if _takes_setup(factory) else factory()
     return engine
 
@@ -136,6 +150,15 @@ class EngineRegistry:
         from taxiway.engines.recipes.engine import RecipeEngine
 
         return RecipeEngine(self)
+
+    def refusals(self, endpoint: str, model_id: str, params: Mapping[str, Any]) -> Refusals:
+        """What the model's engine knows up front it cannot do for `params` (see `RefusesUpFront`).
+        Asked of the engine's class, so answering never builds an engine (nor loads its weights)."""
+        reference = self.engine_name(endpoint, model_id)
+        if reference == RECIPE_ENGINE:  # a recipe's steps are checked when they are planned
+            return []
+        check = getattr(_factory(reference), "refusals", None)
+        return list(check(params)) if callable(check) else []
 
     def get(self, endpoint: str, model_id: str) -> Engine:
         """Called from worker threads, so that loading weights never blocks the event loop."""

@@ -12,7 +12,7 @@ const client = new RunwayML({ baseURL, apiKey, maxRetries: 0 });
 // `tasks.retrieve`, as an app would.
 async function rawTask(path, params) {
   const { id } = await client.post(path, { body: params });
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 1_200_000;
   for (;;) {
     const task = await client.tasks.retrieve(id);
     if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(task.status)) return task;
@@ -25,7 +25,7 @@ async function run({ resource, path, params }) {
   try {
     const task = path
       ? await rawTask(path, params)
-      : await client[resource].create(params).waitForTaskOutput({ timeout: 120_000 });
+      : await client[resource].create(params).waitForTaskOutput({ timeout: 1_200_000 });
     return { ok: true, task };
   } catch (error) {
     return {

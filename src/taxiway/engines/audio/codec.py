@@ -126,6 +126,38 @@ def artifact(clip: Clip, name: str = "audio") -> Artifact:
     return Artifact(f"{name}.mp3", encode_mp3(clip), OUTPUT_CONTENT_TYPE, seconds=clip.seconds)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """An output format a request may ask for: container, codec, file extension and media type."""
+
+    container: str
+    codec: str
+    extension: str
+    content_type: str
+    bit_rate: int | None = None
+    rates: tuple[int, ...] = ()  # the sample rates the codec takes; () means any
+
+
+DELIVERIES = {
+    "mp3": Delivery("mp3", "mp3", "mp3", OUTPUT_CONTENT_TYPE, OUTPUT_BITRATE),
+    "wav": Delivery("wav", "pcm_s16le", "wav", "audio/wav"),
+    "flac": Delivery("flac", "flac", "flac", "audio/flac"),
+    # Opus runs on its own clocks: other rates are coded at 48 kHz, which every Opus decoder plays.
+    "ogg_opus": Delivery("ogg", "libopus", "ogg", "audio/ogg", 64_000, (8000, 12000, 16000, 24000, 48000)),
+}
+
+
+def delivered(clip: Clip, output_format: str, rate: int | None, name: str) -> Artifact:
+    """The clip in a requested format (`outputFormat`, `format`) at a requested sample rate (MP3 at
+    44.1 kHz unless asked otherwise), billed and reported on its exact length."""
+    delivery = DELIVERIES[output_format]
+    rate = rate or OUTPUT_RATE
+    if delivery.rates and rate not in delivery.rates:
+        rate = delivery.rates[-1]
+    data = _encode(clip.at(rate), delivery.container, delivery.codec, delivery.bit_rate)
+    return Artifact(f"{name}.{delivery.extension}", data, delivery.content_type, seconds=clip.seconds)
+
+
 def rms(samples: FloatArray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
 

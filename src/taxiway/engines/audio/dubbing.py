@@ -18,9 +18,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,40 @@ def supported() -> str:
         sources = sorted({target, *(a for a, b in pairs if b == target)})
         parts.append(f"{target} (from {', '.join(sources)})")
     return "; ".join(parts)
+
+
+# Debian packages that bring a translation into each offline voice language from English (one pivot
+# step through Spanish is allowed).
+INSTALL_FOR: Mapping[str, str] = {
+    "es": "apertium-eng-spa",
+    "fr": "apertium-eng-spa apertium-fr-es",
+    "it": "apertium-eng-spa apertium-spa-ita",
+    "pt": "apertium-eng-spa apertium-es-pt",
+}
+
+
+def available_targets() -> list[str]:
+    """The languages this machine can dub into now: English from any speech Whisper knows, and each
+    offline voice language that some installed Apertium pair translates into."""
+    into = {target for _source, target in translation.supported_pairs()}
+    return [code for code in tts.SUPPORTED_LANGUAGES if code == "en" or code in into]
+
+
+def target_refusal(target: str) -> str | None:
+    """Why `targetLang` cannot be dubbed into on this machine, with what to install; None when it can."""
+    target = target.lower()
+    available = ", ".join(available_targets())
+    if target not in tts.SUPPORTED_LANGUAGES:
+        return (
+            f"no offline voice speaks '{target}'; this server dubs into {available} (serve voice_dubbing "
+            "with another engine to reach more languages)"
+        )
+    if target in available_targets():
+        return None
+    return (
+        f"no translation into '{target}' is installed; this server dubs into {available}. Install Apertium "
+        f"and a pair into it (`apt-get install apertium {INSTALL_FOR[target]}`); no restart is needed"
+    )
 
 
 def can_dub(source: str, target: str) -> bool:
@@ -171,6 +206,12 @@ class DubbingEngine:
 
     def __init__(self, cache: Path) -> None:
         self.cache = cache  # the engine cache dir, where packaged models are assembled on first use
+
+    @staticmethod
+    def refusals(params: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+        """A target language this machine cannot dub into is refused at submission, naming it."""
+        problem = target_refusal(str(params.get("targetLang", "")))
+        return [(["targetLang"], problem)] if problem else []
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         fields = request.fields

@@ -26,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import butter, istft, sosfilt
 
-from taxiway.engines.audio.codec import Clip, artifact, normalize
+from taxiway.engines.audio.codec import Clip, decode, delivered, normalize
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
+from taxiway.engines.fields import RequestFields
 from taxiway.errors import Failure
 
 RATE = 44100
@@ -539,9 +540,14 @@ def _matches(keyword: str, word: str) -> bool:
     return word in (keyword, keyword + "s", keyword + "es")
 
 
-def layers_for(prompt: str) -> list[Layer]:
-    words = words_of(prompt)
-    found = [layer for layer in LAYERS if any(_matches(k, w) for k in layer.keywords for w in words)]
+def _named(layer: Layer, words: frozenset[str]) -> bool:
+    return any(_matches(k, w) for k in layer.keywords for w in words)
+
+
+def layers_for(prompt: str, avoid: str = "") -> list[Layer]:
+    """The layers the prompt names, less those `avoid` names (Mirelo's `negativePrompt`)."""
+    words, unwanted = words_of(prompt), words_of(avoid)
+    found = [layer for layer in LAYERS if _named(layer, words) and not _named(layer, unwanted)]
     return found or [GENERIC]
 
 
@@ -597,11 +603,12 @@ def render(
     duration: float | None = None,
     loop: bool = False,
     progress: Callable[[float], None] | None = None,
+    avoid: str = "",
 ) -> Clip:
     """The effect for `prompt`: exactly round(duration x 44100) samples at 44.1 kHz, peak-normalized."""
     seconds = natural_seconds(prompt) if duration is None else float(duration)
     n = max(1, round(seconds * RATE))
-    layers = layers_for(prompt)
+    layers = layers_for(prompt, avoid)
     words = words_of(prompt)
     fade = search = 0
     if loop:
@@ -622,6 +629,38 @@ def render(
     return Clip(normalize(out.astype(np.float32)), RATE)
 
 
+_AUDIO_MENTION = re.compile(r"@audio([123])\b", re.IGNORECASE)
+
+
+def with_references(clip: Clip, prompt: str, references: list[Clip]) -> Clip:
+    """Seed Audio's `@Audio1`…: each reference clip mixed in where the prompt names it, in the prompt's
+    order over the effect's length (unnamed references follow the named ones)."""
+    if not references:
+        return clip
+    named = [int(m.group(1)) - 1 for m in _AUDIO_MENTION.finditer(prompt)]
+    order = list(dict.fromkeys([i for i in named if i < len(references)] + list(range(len(references)))))
+    mix = clip.samples.astype(np.float32).copy()
+    slot = len(mix) / len(order)
+    for position, index in enumerate(order):
+        start = int(position * slot)
+        sound = references[index].samples[: len(mix) - start]
+        mix[start : start + len(sound)] += 0.8 * sound
+    return Clip(normalize(mix), clip.rate)
+
+
+def adjusted(clip: Clip, fields: RequestFields) -> Clip:
+    """Seed Audio's relative rates: pace (`speechRate`) and pitch (`pitchRate`) move together, as a
+    varispeed does, and `loudnessRate` scales the level. A slowed effect still ends by `MAX_SECONDS`."""
+    factor = (1.0 + (fields.speech_rate or 0) / 100.0) * 2.0 ** ((fields.pitch_rate or 0) / 12.0)
+    samples = clip.samples
+    if abs(factor - 1.0) > 1e-6:
+        positions = np.arange(0.0, len(samples) - 1, factor)
+        samples = np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+        samples = samples[: round(MAX_SECONDS * clip.rate)]
+    loudness = 1.0 + (fields.loudness_rate or 0) / 100.0
+    return Clip(np.clip(samples * loudness, -1.0, 1.0).astype(np.float32), clip.rate)
+
+
 class SoundEffectEngine:
     """sound_effect: a procedural effect shaped by the prompt's keywords (see the module docstring)."""
 
@@ -635,14 +674,29 @@ class SoundEffectEngine:
         duration = fields.seconds
         if duration is not None and not MIN_SECONDS <= duration <= MAX_SECONDS:
             raise Failure("INPUT.INVALID", f"duration: must be between {MIN_SECONDS} and {MAX_SECONDS}")
+        references = [
+            decode(request.asset(str(uri)), RATE, f"referenceAudios[{index}]")
+            for index, uri in enumerate(fields.reference_audios)
+        ]
+        variants = fields.num_variants or 1
+        output_format = fields.output_format or fields.format or "mp3"
         context.progress(0.0)
-        clip = render(
-            prompt,
-            request.seed,
-            duration,
-            bool(fields.loop),
-            progress=lambda fraction: context.progress(0.9 * fraction),
-        )
-        result = artifact(clip, "sound_effect")
+        artifacts = []
+        for variant in range(variants):
+
+            def report(fraction: float, done: int = variant) -> None:
+                context.progress(0.9 * (done + fraction) / variants)
+
+            clip = render(
+                prompt,
+                request.seed + variant,
+                duration,
+                bool(fields.loop),
+                progress=report,
+                avoid=fields.negative_prompt or "",
+            )
+            clip = adjusted(with_references(clip, prompt, references), fields)
+            name = "sound_effect" if variants == 1 else f"sound_effect_{variant + 1}"
+            artifacts.append(delivered(clip, output_format, fields.sample_rate, name))
         context.progress(1.0)
-        return [result]
+        return artifacts

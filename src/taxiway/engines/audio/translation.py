@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 
 from taxiway import processes
@@ -29,8 +30,13 @@ _ISO3 = {
 }  # fmt: skip
 _TIMEOUT_S = 120.0
 
+# Installed pairs are listed again at most this often, so pairs installed while the server runs are
+# found without a restart.
+REFRESH_SECONDS = 10.0
+
 _lock = threading.Lock()
 _modes: dict[tuple[str, str], str] | None = None
+_listed_at = 0.0
 
 
 class UnsupportedPair(ValueError):
@@ -53,9 +59,10 @@ def _language(code: str) -> str:
 
 def _direct_modes() -> dict[tuple[str, str], str]:
     """(source, target) -> Apertium mode, from `apertium -l`; plain modes win over regional variants."""
-    global _modes
+    global _modes, _listed_at
     with _lock:
-        if _modes is None:
+        if _modes is None or time.monotonic() - _listed_at >= REFRESH_SECONDS:
+            _listed_at = time.monotonic()
             found: dict[tuple[str, str], str] = {}
             binary = shutil.which("apertium")
             listing = ""

@@ -22,7 +22,7 @@ import torch
 from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
-from taxiway.catalog.models import ModelSpec
+from taxiway.catalog import framing, model_spec
 from taxiway.config import WeightsEntry
 from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.diffusers import pipelines
@@ -33,9 +33,9 @@ from taxiway.engines.diffusers.runtime import DiffusersRuntime
 from taxiway.engines.diffusers.weights import IMAGE_ENGINE, VIDEO_ENGINE, Family, FolderInfo, Kind
 from taxiway.engines.offline.video_common import (
     clip_seconds,
+    frame_size,
     frame_total,
     load_image,
-    output_size,
     render_video,
 )
 from taxiway.engines.png_encode import encode_png
@@ -205,7 +205,7 @@ class DiffusersImageEngine(_RuntimeEngine):
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         runtime = self.runtime
         weights, info = runtime.resolve(request, Kind.IMAGE)
-        width, height = ModelSpec.size_of(request.fields.required("ratio"))
+        width, height = framing.output_size(model_spec(request.endpoint, request.model), request.params)
         context.progress(0.0)
         item = _ImageItem(request.fields.prompt_text or "", request.seed)
         references = _references(request) if info.family.takes_reference else []
@@ -278,7 +278,7 @@ class DiffusersVideoEngine(_RuntimeEngine):
         weights, info = runtime.resolve(request, Kind.VIDEO)
         family = info.family
         seconds = clip_seconds(request.fields.duration, request.model)
-        size = output_size(request.fields.ratio, "1280:720")
+        size = frame_size(request, None, "1280:720")
         first, last = _keyframes(request)
         if first is not None and not family.takes_first_frame:
             raise Failure(

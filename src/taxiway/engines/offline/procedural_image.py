@@ -23,14 +23,16 @@ import io
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
+from pydantic.alias_generators import to_snake
 
-from taxiway.catalog.fields import ReferenceImage
+from taxiway.catalog import CATALOG, framing
+from taxiway.catalog.fields import ReferenceImage, SubjectImage
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.png_encode import encode_png
 from taxiway.errors import Failure
@@ -42,7 +44,7 @@ FloatArray = npt.NDArray[np.floating[Any]]  # float32 at run time; numpy's annot
 # and the numpy work shrinks ~16x at 1080p. PNG encoding of the full frame dominates the run time.
 RENDER_LONG_SIDE = 480
 PNG_COMPRESS_LEVEL = 2
-MAX_SIDE = 8192
+MAX_SIDE = 12_288  # the largest SDK size is 11712 px (nano_banana_2.1)
 
 COLOURS: Mapping[str, Rgb] = {
     "red": (0.86, 0.13, 0.11),
@@ -394,7 +396,7 @@ def _open_image(data: bytes, max_side: int) -> Image.Image:
 
 
 def load_references(
-    references: Sequence[ReferenceImage], fetch: Callable[[str], bytes] | None, max_side: int
+    references: Sequence[ReferenceImage | SubjectImage], fetch: Callable[[str], bytes] | None, max_side: int
 ) -> list[Image.Image]:
     """Decode every usable reference up front, so a bad one fails the task before any rendering."""
     images = []
@@ -471,6 +473,168 @@ def generator_for(model: str, ratio: str, seed: int, prompt: str) -> np.random.G
     return np.random.Generator(np.random.PCG64(int.from_bytes(digest, "big")))
 
 
+def hex_colour(value: str) -> Rgb:
+    digits = value.lstrip("#")
+    return (int(digits[0:2], 16) / 255.0, int(digits[2:4], 16) / 255.0, int(digits[4:6], 16) / 255.0)
+
+
+def with_palette(scene: Scene, background: str | None, colours: Sequence[str]) -> Scene:
+    """Recraft's colour hints: `backgroundColor` tints the backdrop, `colors` become the shapes' colours."""
+    if background:
+        tone = hex_colour(background)
+        scene = replace(
+            scene,
+            sky_top=_mix(scene.sky_top, tone, 0.75),
+            sky_bottom=_mix(scene.sky_bottom, tone, 0.75),
+            ground_top=_mix(scene.ground_top, tone, 0.5),
+            ground_bottom=_mix(scene.ground_bottom, tone, 0.5),
+        )
+    if colours:
+        palette = tuple(hex_colour(c) for c in colours)
+        scene = replace(scene, subject=palette[0], accents=palette)
+    return scene
+
+
+def plan_for(request: EngineRequest, prompt: str, rng: np.random.Generator) -> Scene:
+    fields = request.fields
+    return with_palette(plan_scene(prompt, rng), fields.background_color or None, list(fields.colors))
+
+
+def shape_layer(scene: Scene, rng: np.random.Generator, height: int, width: int) -> Image.Image:
+    """`paint_shapes` composites straight onto an image; painting the same shapes (same generator state)
+    over black and over white recovers their colour and coverage as a separate RGBA layer."""
+    state = rng.bit_generator.state
+    on_black = np.zeros((height, width, 3), np.float32)
+    paint_shapes(scene, rng, on_black)
+    rng.bit_generator.state = state
+    on_white = np.ones((height, width, 3), np.float32)
+    paint_shapes(scene, rng, on_white)
+    alpha = np.clip(1.0 - (on_white - on_black).mean(axis=2), 0.0, 1.0)
+    return rgba(on_black / np.maximum(alpha, 1e-3)[..., None], alpha)
+
+
+def rgba(colour: FloatArray, alpha: FloatArray) -> Image.Image:
+    pixels = np.concatenate([np.clip(colour, 0.0, 1.0), np.clip(alpha, 0.0, 1.0)[..., None]], axis=2)
+    return Image.fromarray((pixels * 255.0 + 0.5).astype(np.uint8), "RGBA")
+
+
+def _low_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, RENDER_LONG_SIDE / max(width, height))
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def render_scene(
+    request: EngineRequest, key: str, seed: int, size: tuple[int, int], context: RunContext
+) -> Image.Image:
+    """The prompt's scene at `size`: painted small, textured, then upscaled (it is smooth everywhere)."""
+    prompt = request.fields.prompt_text or ""
+    rng = generator_for(request.model, key, seed, prompt)
+    low_w, low_h = _low_size(*size)
+    scene = plan_for(request, prompt, rng)
+    image = paint_background(scene, rng, low_h, low_w)
+    context.progress(0.3)
+    paint_shapes(scene, rng, image)
+    context.progress(0.5)
+    apply_texture(scene, rng, image)
+    context.progress(0.65)
+    pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    canvas = Image.fromarray(pixels, "RGB")
+    return canvas if canvas.size == size else canvas.resize(size, Image.Resampling.BICUBIC)
+
+
+def render_cutout(request: EngineRequest, key: str, seed: int, size: tuple[int, int]) -> Image.Image:
+    """`background: transparent`: the scene's shapes alone, on full transparency (RGBA)."""
+    prompt = request.fields.prompt_text or ""
+    rng = generator_for(request.model, key, seed, prompt)
+    scene = plan_for(request, prompt, rng)
+    low_w, low_h = _low_size(*size)
+    layer = shape_layer(scene, rng, low_h, low_w)
+    return layer if layer.size == size else layer.resize(size, Image.Resampling.BICUBIC)
+
+
+def render_edit(
+    request: EngineRequest, base: Image.Image, scene: Image.Image, mask: Image.Image | None
+) -> Image.Image:
+    """An edit of `base`: inside the mask (white) the prompt's scene replaces the picture, feathered;
+    without a mask the whole picture is graded toward the scene's palette, its shapes kept legible."""
+    base = ImageOps.fit(base.convert("RGB"), scene.size, Image.Resampling.LANCZOS)
+    if mask is not None:
+        weight = ImageOps.fit(mask.convert("L"), scene.size, Image.Resampling.BILINEAR)
+        weight = weight.filter(ImageFilter.GaussianBlur(max(1, min(scene.size) // 200)))
+        return Image.composite(scene, base, weight)
+    graded = Image.blend(base, scene.filter(ImageFilter.GaussianBlur(max(2, min(scene.size) // 40))), 0.35)
+    return ImageChops.overlay(graded, base) if request.fields.precise_edit else graded
+
+
+OUTPUT_TYPES: Mapping[str, tuple[str, str]] = {
+    "png": ("png", "image/png"),
+    "jpeg": ("jpg", "image/jpeg"),
+    "webp": ("webp", "image/webp"),
+}
+
+
+def encode_image(image: Image.Image, output_format: str) -> bytes:
+    """PNG through the parallel encoder (RGB or RGBA); JPEG and WebP through Pillow at quality 90."""
+    if output_format == "png":
+        return encode_png(np.asarray(image), level=PNG_COMPRESS_LEVEL)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG" if output_format == "jpeg" else "WEBP", quality=90)
+    return buffer.getvalue()
+
+
+def output_name(index: int, count: int, extension: str) -> str:
+    """`output.png` for a single image, `output_1.png`… when a request makes several."""
+    return f"output.{extension}" if count == 1 else f"output_{index + 1}.{extension}"
+
+
+def source_size(data: bytes) -> tuple[int, int] | None:
+    """An input image's size from its header alone; None when it cannot be read."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            orientation = opened.getexif().get(0x0112, 1)
+    except (ValueError, OSError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """What one text_to_image request makes: size, how many, in which format, and from what."""
+
+    size: tuple[int, int]
+    count: int
+    output_format: str
+    transparent: bool
+    edits: bool
+
+
+def plan_image(request: EngineRequest, first_reference: bytes | None) -> ImagePlan:
+    """The request resolved against its catalog entry; models outside the catalog get the seed shape."""
+    fields = request.fields
+    spec = CATALOG.get((request.endpoint, request.model))
+    if spec is None:
+        size = parse_ratio(fields.ratio or "1024:1024")
+        return ImagePlan(size, 1, "png", False, False)
+    source = source_size(first_reference) if first_reference is not None else None
+    width, height = framing.output_size(spec, request.params, source)
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ValueError(f"output size {width}x{height} is beyond {MAX_SIDE} pixels per side")
+    triggers = spec.edits_reference
+    edits = (
+        first_reference is not None
+        and triggers is not None
+        and (not triggers or any(getattr(fields, to_snake(name)) not in (None, False) for name in triggers))
+    )
+    return ImagePlan(
+        (width, height),
+        spec.output_count(request.params),
+        fields.output_format or "png",
+        fields.background == "transparent",
+        edits,
+    )
+
+
 class ProceduralImageEngine:
     """Procedural stand-in for text-to-image models; see the module docstring for how prompts steer it."""
 
@@ -481,34 +645,61 @@ class ProceduralImageEngine:
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         fields = request.fields
-        ratio = fields.ratio or "1024:1024"
         prompt = fields.prompt_text or ""
-        width, height = parse_ratio(ratio)
         context.check_cancelled()
         # Inputs the server fetched before the run take precedence; `fetch` serves direct use.
-        fetch = request.asset if request.assets else self._fetch
-        references = load_references(fields.reference_images, fetch, max(64, max(width, height) // 2))
+        fetch = _once(request.asset if request.assets else self._fetch)
+        listed = fields.reference_images
+        first = _reference_bytes(listed[0], fetch) if listed else None
+        plan = plan_image(request, first)
+        width, height = plan.size
+        references = load_references(listed, fetch, max(64, max(width, height) // 2))
+        mask = None
+        if fields.mask_uri and fetch is not None:
+            mask = load_references([ReferenceImage(uri=fields.mask_uri)], fetch, max(width, height))[0]
         context.progress(0.1)
 
-        rng = generator_for(request.model, ratio, request.seed, prompt)
-        scale = min(1.0, RENDER_LONG_SIDE / max(width, height))
-        low_w, low_h = max(2, round(width * scale)), max(2, round(height * scale))
-        scene = plan_scene(prompt, rng)
-        image = paint_background(scene, rng, low_h, low_w)
-        context.progress(0.3)
-        paint_shapes(scene, rng, image)
-        context.progress(0.5)
-        apply_texture(scene, rng, image)
-        context.progress(0.65)
-
-        pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        canvas = Image.fromarray(pixels, "RGB")
-        if canvas.size != (width, height):
-            canvas = canvas.resize((width, height), Image.Resampling.BICUBIC)
-        if references:
-            composite_references(canvas, references, rng)
-        context.progress(0.8)
-
-        data = encode_png(np.asarray(canvas), level=PNG_COMPRESS_LEVEL)
+        extension, content_type = OUTPUT_TYPES[plan.output_format]
+        key = fields.ratio or f"{width}:{height}"
+        artifacts = []
+        for index in range(plan.count):
+            seed = request.seed + index
+            if plan.transparent:
+                canvas = render_cutout(request, key, seed, plan.size)
+            else:
+                canvas = render_scene(request, key, seed, plan.size, context)
+            if plan.edits and first is not None:
+                canvas = render_edit(request, _open_image(first, max(width, height)), canvas, mask)
+            elif references:
+                composite_references(canvas, references, generator_for(request.model, key, seed, prompt))
+            context.progress(0.8 * (index + 1) / plan.count)
+            data = encode_image(canvas, plan.output_format)
+            artifacts.append(Artifact(output_name(index, plan.count, extension), data, content_type))
         context.progress(1.0)
-        return [Artifact(filename="output.png", data=data, content_type="image/png")]
+        return artifacts
+
+
+def _once(fetch: Callable[[str], bytes] | None) -> Callable[[str], bytes] | None:
+    """`fetch`, each URI at most once: framing reads the first reference before compositing does."""
+    if fetch is None:
+        return None
+    seen: dict[str, bytes] = {}
+
+    def fetch_once(uri: str) -> bytes:
+        if uri not in seen:
+            seen[uri] = fetch(uri)
+        return seen[uri]
+
+    return fetch_once
+
+
+def _reference_bytes(
+    reference: ReferenceImage | SubjectImage, fetch: Callable[[str], bytes] | None
+) -> bytes | None:
+    uri = reference.uri
+    if uri[:5].lower() == "data:":
+        try:
+            return _data_uri_bytes(uri)
+        except ValueError:
+            return None
+    return fetch(uri) if fetch is not None and uri else None

@@ -24,9 +24,9 @@ from taxiway.engines.offline.video_common import (
     cover,
     earliest_phrase,
     ease,
+    frame_size,
     frame_total,
     load_image,
-    output_size,
     phrase_matchers,
     ratio_for_aspect,
     render_video,
@@ -119,37 +119,46 @@ def choose_move(prompt: str, keyframes: bool = False) -> CameraMove:
     return MOVES[key or ("keyframes" if keyframes else "default")]
 
 
-def keyframe_uris(prompt_image: str | Sequence[MediaRef] | None) -> tuple[str, str | None]:
-    """(start image, optional end image) from a bare URI or a list of {uri, position?} items.
+def keyframe_uris(prompt_image: str | Sequence[MediaRef] | None) -> list[str]:
+    """The clip's keyframes in order: a bare URI, or {uri, position?} items as first, middle…, last.
 
     Items without a position are reference images (seedance-style); the first one starts the clip.
     """
     if isinstance(prompt_image, str):
-        return prompt_image, None
+        return [prompt_image]
     items = [item for item in prompt_image or () if item.uri]
     if not items:
         raise Failure("ASSET.INVALID", "promptImage has no usable image")
     first = next((i.uri for i in items if i.position == "first"), None)
+    middle = [i.uri for i in items if i.position == "middle"]
     last = next((i.uri for i in items if i.position == "last"), None)
     unplaced = next((i.uri for i in items if i.position is None), None)
     start = first or unplaced or last or items[0].uri
-    return start, (last if last is not None and last != start else None)
+    return [start, *middle, *([last] if last is not None and last != start else [])]
+
+
+def _blend(keyframes: Sequence[Image.Image], t: float) -> Image.Image:
+    """The picture at clip fraction `t`: keyframes spread evenly, each cross-fading into the next."""
+    if len(keyframes) == 1:
+        return keyframes[0]
+    position = t * (len(keyframes) - 1)
+    index = min(int(position), len(keyframes) - 2)
+    return Image.blend(keyframes[index], keyframes[index + 1], ease(position - index))
 
 
 def _frames(
-    first: Image.Image,
-    last: Image.Image | None,
+    keyframes: Sequence[Image.Image],
     move: CameraMove,
     size: tuple[int, int],
     count: int,
 ) -> Iterator[Image.Image]:
     width, height = size
-    src_w, src_h = first.size
+    src_w, src_h = keyframes[0].size
     base_scale = width / src_w
     for index in range(count):
         t = index / (count - 1) if count > 1 else 1.0
         zoom, off_x, off_y, degrees = move.state(t, index / FPS)
-        source = first if last is None else Image.blend(first, last, ease(t))
+        source = _blend(keyframes, t)
         # The window centre, moved within the room the zoom leaves on each side.
         centre = (
             src_w / 2 + off_x * src_w * (1 - 1 / zoom) / 2,
@@ -168,25 +177,22 @@ class CameraMoveEngine:
 
     def run(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
         fields = request.fields
-        start_uri, end_uri = keyframe_uris(fields.prompt_image)
+        uris = keyframe_uris(fields.prompt_image)
         context.check_cancelled()
-        start = load_image(request, start_uri, "promptImage")
-        end = load_image(request, end_uri, "promptImage") if end_uri is not None else None
+        images = [load_image(request, uri, "promptImage") for uri in uris]
+        start = images[0]
         context.progress(0.05)
 
         fallback = _RATIO_DEFAULTS.get(request.model) or ratio_for_aspect(start.width / start.height)
-        size = output_size(fields.ratio, fallback)
+        size = frame_size(request, start.size, fallback)
         seconds = clip_seconds(fields.duration, request.model)
         count = frame_total(seconds)
-        move = choose_move(fields.prompt_text or "", keyframes=end is not None)
+        move = choose_move(fields.prompt_text or "", keyframes=len(images) > 1)
 
         # Keep up to the largest zoom's worth of detail, so pushing in reveals the image's own pixels.
         detail = max(1.0, min(move.max_zoom, start.width / size[0], start.height / size[1]))
         source_size = (round(size[0] * detail), round(size[1] * detail))
-        first = cover(start, source_size)
-        last = cover(end, source_size) if end is not None else None
+        keyframes = [cover(image, source_size) for image in images]
         context.progress(0.1)
         audio = audio_bed(request, count / FPS)
-        return render_video(
-            request, _frames(first, last, move, size, count), size, count, context, audio=audio
-        )
+        return render_video(request, _frames(keyframes, move, size, count), size, count, context, audio=audio)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -17,9 +17,11 @@ import numpy.typing as npt
 from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
+from taxiway.catalog import CATALOG, ModelSpec, framing
+from taxiway.catalog.models import InputAudio
 from taxiway.catalog.video_models import PRORES_DEFAULT_PROFILE
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
-from taxiway.engines.offline.procedural_image import _open_image, generator_for, parse_ratio
+from taxiway.engines.offline.procedural_image import _open_image, generator_for, parse_ratio, source_size
 from taxiway.engines.offline.video_encode import (
     FPS,
     FloatArray,
@@ -27,12 +29,16 @@ from taxiway.engines.offline.video_encode import (
     VideoInfo,
     decode_frames,
     probe_video,
+    read_audio,
     synthesize_ambience,
 )
 from taxiway.engines.offline.video_formats import write_video
 from taxiway.errors import Failure
 
 MAX_INPUT_SECONDS = 30.0
+# `outputFormat`s that name a container: seedance2_5's `mov` keeps "high colour precision for grading and
+# compositing", so it is the 10-bit ProRes 422 HQ delivery.
+CONTAINER_FORMATS: Mapping[str, tuple[str, str]] = {"mov": ("prores", "422 HQ")}
 MAX_IMAGE_SIDE = 4096
 PROGRESS_EVERY = 6  # frames between progress reports: 4 per second of video, so cancelling is prompt
 _SHORT_SIDE_FOR_ASPECT = 720
@@ -78,6 +84,42 @@ def output_size(ratio: object, fallback: str | tuple[int, int]) -> tuple[int, in
     return _even(width), _even(height)
 
 
+def spec_of(request: EngineRequest) -> ModelSpec | None:
+    """The request's catalog entry; None for models outside it (engines called directly, custom ones)."""
+    return CATALOG.get((request.endpoint, request.model))
+
+
+def frame_size(
+    request: EngineRequest, source: tuple[int, int] | None, fallback: str | tuple[int, int]
+) -> tuple[int, int]:
+    """The output's size as the model frames it (`catalog/framing.py`): from the ratio, the size tier and
+    the input it follows. Outside the catalog: the ratio's pixels, else `fallback`."""
+    spec = spec_of(request)
+    if spec is None:
+        return output_size(request.fields.ratio, fallback)
+    return framing.output_size(spec, request.params, source)
+
+
+def reference_size(request: EngineRequest) -> tuple[int, int] | None:
+    """The size of a text-to-video request's first reference (an image, else a video): what `adaptive`
+    and `auto_720p` frame like. None without references, or when the first cannot be read."""
+    fields = request.fields
+    for items, kind in ((fields.references, "image"), (fields.reference_videos, "video")):
+        if not items:
+            continue
+        data = request.assets.get(items[0].uri)
+        if data is None:
+            return None
+        if kind == "image":
+            return source_size(data)
+        try:
+            info = probe_video(data)
+        except InvalidMedia:
+            return None
+        return info.width, info.height
+    return None
+
+
 def ratio_for_aspect(aspect: float) -> str:
     """The 720p catalog ratio closest in orientation to an input's width / height."""
     if aspect > 1.1:
@@ -100,6 +142,25 @@ def earliest_phrase(text: str, matchers: Sequence[tuple[re.Pattern[str], str]]) 
 def phrase_matchers(phrases: Sequence[tuple[str, str]]) -> list[tuple[re.Pattern[str], str]]:
     """Compile (regex, key) pairs as whole-word, so "pan" does not match "pancake"."""
     return [(re.compile(rf"\b(?:{phrase})\b"), key) for phrase, key in phrases]
+
+
+def keeps_input_audio(request: EngineRequest) -> bool:
+    """Whether the model keeps its input video's sound: edits of the same footage do (not a new video made
+    in its likeness, `mode: reference`), unless Kling's `providerSettings.keepOriginalSound` is false."""
+    spec = spec_of(request)
+    fields = request.fields
+    if spec is None or spec.input_audio is not InputAudio.KEEP or fields.mode == "reference":
+        return False
+    settings = fields.provider_settings
+    return settings is None or settings.keep_original_sound is not False
+
+
+def input_audio(data: bytes, field: str) -> FloatArray | None:
+    """A video input's own sound (None without a track); ASSET.INVALID when the track is broken."""
+    try:
+        return read_audio(data)
+    except InvalidMedia as error:
+        raise Failure("ASSET.INVALID", f"{field}: {error}") from error
 
 
 def audio_bed(request: EngineRequest, seconds: float, brightness: float = 1.0) -> FloatArray | None:
@@ -225,6 +286,8 @@ def render_video(
     """
     output_format = request.fields.output_format or "mp4"
     profile = request.fields.prores_profile or PRORES_DEFAULT_PROFILE.get(output_format)
+    if output_format in CONTAINER_FORMATS:
+        output_format, profile = CONTAINER_FORMATS[output_format]
 
     def on_step(done: int, total: int) -> None:
         if done % PROGRESS_EVERY == 0 or done == total:

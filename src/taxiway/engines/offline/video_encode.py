@@ -362,6 +362,39 @@ def decode_frames(
 # ---- audio --------------------------------------------------------------------------------------------
 
 
+def read_audio(data: bytes) -> FloatArray | None:
+    """A file's first audio track at SAMPLE_RATE (mono stays mono, more channels mix to stereo), aligned
+    with the picture's start; None without one. InvalidMedia when the track cannot be decoded."""
+    chunks: list[FloatArray] = []
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                return None
+            track = container.streams.audio[0]
+            video = container.streams.video[0] if container.streams.video else None
+            layout = "mono" if track.codec_context.channels == 1 else "stereo"
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
+            for frame in container.decode(track):
+                chunks += [np.asarray(out.to_ndarray(), np.float32) for out in resampler.resample(frame)]
+            chunks += [np.asarray(out.to_ndarray(), np.float32) for out in resampler.resample(None)]
+            offset = _stream_start(track) - (_stream_start(video) if video is not None else 0.0)
+    except (av.error.FFmpegError, ValueError) as error:
+        raise InvalidMedia("the audio track could not be decoded") from error
+    if not chunks:
+        return None
+    audio = np.concatenate(chunks, axis=1)
+    shift = round(offset * SAMPLE_RATE)
+    if shift > 0:  # the sound starts after the picture
+        audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
+    return audio[:, max(0, -shift) :]
+
+
+def _stream_start(stream: VideoStream | AudioStream) -> float:
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
 def synthesize_ambience(
     rng: np.random.Generator, seconds: float, *, sample_rate: int = SAMPLE_RATE, brightness: float = 1.0
 ) -> FloatArray:

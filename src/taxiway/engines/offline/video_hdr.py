@@ -47,7 +47,14 @@ from av.video.reformatter import Interpolation
 from taxiway.catalog.video_models import MAX_HDR_INPUT_SECONDS, PRORES_DEFAULT_PROFILE
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.video_common import PROGRESS_EVERY
-from taxiway.engines.offline.video_encode import FPS, SAMPLE_RATE, FloatArray, InvalidMedia, probe_video
+from taxiway.engines.offline.video_encode import (
+    FPS,
+    SAMPLE_RATE,
+    FloatArray,
+    InvalidMedia,
+    probe_video,
+    read_audio,
+)
 from taxiway.engines.offline.video_formats import (
     BT709_TO_BT2020,
     SDR_WHITE_NITS,
@@ -243,36 +250,13 @@ def hdr_frames(source: Source, field: str) -> Iterator[HdrFrame]:
 
 
 def source_audio(source: Source, field: str) -> FloatArray | None:
-    """The first audio track at 48 kHz (mono stays mono, more channels mix to stereo), aligned with the
-    picture's start; None without one."""
+    """The first audio track at 48 kHz, aligned with the picture's start; None without one."""
     if not source.has_audio:
         return None
-    chunks: list[FloatArray] = []
     try:
-        with av.open(io.BytesIO(source.data), mode="r") as container:
-            track = container.streams.audio[0]
-            video = container.streams.video[0]
-            layout = "mono" if track.codec_context.channels == 1 else "stereo"
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
-            for frame in container.decode(track):
-                chunks += [np.asarray(out.to_ndarray(), np.float32) for out in resampler.resample(frame)]
-            chunks += [np.asarray(out.to_ndarray(), np.float32) for out in resampler.resample(None)]
-            offset = _start(track) - _start(video)
-    except av.error.FFmpegError as error:
+        return read_audio(source.data)
+    except InvalidMedia as error:
         raise _invalid(field, "the audio track could not be decoded") from error
-    if not chunks:
-        return None
-    audio = np.concatenate(chunks, axis=1)
-    shift = round(offset * SAMPLE_RATE)
-    if shift > 0:  # the sound starts after the picture
-        audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
-    return audio[:, max(0, -shift) :]
-
-
-def _start(stream: av.VideoStream | av.AudioStream) -> float:
-    if stream.start_time is None or stream.time_base is None:
-        return 0.0
-    return float(stream.start_time * stream.time_base)
 
 
 # ---- the engine ---------------------------------------------------------------------------------------

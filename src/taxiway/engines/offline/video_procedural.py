@@ -21,7 +21,6 @@ from PIL import Image
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
 from taxiway.engines.offline.procedural_image import (
     RENDER_LONG_SIDE,
-    FloatArray,
     Scene,
     _fbm,
     _mix,
@@ -29,14 +28,16 @@ from taxiway.engines.offline.procedural_image import (
     apply_texture,
     generator_for,
     paint_background,
-    paint_shapes,
     plan_scene,
+    rgba,
+    shape_layer,
 )
 from taxiway.engines.offline.video_common import (
     audio_bed,
     clip_seconds,
+    frame_size,
     frame_total,
-    output_size,
+    reference_size,
     render_video,
 )
 from taxiway.engines.offline.video_encode import FPS
@@ -62,24 +63,6 @@ class _Layer:
         return (x0, y0, x0 + view_w, y0 + view_h)
 
 
-def _rgba(colour: FloatArray, alpha: FloatArray) -> Image.Image:
-    pixels = np.concatenate([np.clip(colour, 0.0, 1.0), np.clip(alpha, 0.0, 1.0)[..., None]], axis=2)
-    return Image.fromarray((pixels * 255.0 + 0.5).astype(np.uint8), "RGBA")
-
-
-def _shape_layer(scene: Scene, rng: np.random.Generator, height: int, width: int) -> Image.Image:
-    """`paint_shapes` composites straight onto an image; painting the same shapes (same generator state)
-    over black and over white recovers their colour and coverage as a separate RGBA layer."""
-    state = rng.bit_generator.state
-    on_black = np.zeros((height, width, 3), np.float32)
-    paint_shapes(scene, rng, on_black)
-    rng.bit_generator.state = state
-    on_white = np.ones((height, width, 3), np.float32)
-    paint_shapes(scene, rng, on_white)
-    alpha = np.clip(1.0 - (on_white - on_black).mean(axis=2), 0.0, 1.0)
-    return _rgba(on_black / np.maximum(alpha, 1e-3)[..., None], alpha)
-
-
 def _cloud_layer(scene: Scene, rng: np.random.Generator, height: int, width: int) -> Image.Image:
     """A soft veil of fractal noise, densest at the top of the sky and gone below the horizon."""
     density = _smoothstep(0.5, 0.78, _fbm(rng, height, width, 2, 4))
@@ -87,7 +70,7 @@ def _cloud_layer(scene: Scene, rng: np.random.Generator, height: int, width: int
     sky = np.clip(1.0 - ys / max(scene.horizon, 0.1), 0.0, 1.0) ** 0.7
     tone = np.asarray(_mix(scene.sky_bottom, (1.0, 1.0, 1.0), 0.55), np.float32) * min(scene.brightness, 1.0)
     colour = np.broadcast_to(tone, (height, width, 3))
-    return _rgba(colour, density * sky * _CLOUD_OPACITY)
+    return rgba(colour, density * sky * _CLOUD_OPACITY)
 
 
 def _plan_layers(
@@ -113,7 +96,7 @@ def _plan_layers(
     cloud_speed = base_speed * 4.0
     clouds = _cloud_layer(scene, rng, *reversed(size(cloud_speed, 0.0)))
     shape_speed = base_speed * 2.5
-    shapes = _shape_layer(scene, rng, *reversed(size(shape_speed, bob)))
+    shapes = shape_layer(scene, rng, *reversed(size(shape_speed, bob)))
     return (
         _Layer(backdrop_image, base_speed, 0.0, 1.0),
         _Layer(clouds, cloud_speed, 0.0, 1.0),
@@ -143,7 +126,7 @@ class ProceduralVideoEngine:
         fields = request.fields
         ratio = fields.ratio or DEFAULT_RATIO
         prompt = fields.prompt_text or ""
-        size = output_size(ratio, DEFAULT_RATIO)
+        size = frame_size(request, reference_size(request), DEFAULT_RATIO)
         seconds = clip_seconds(fields.duration, request.model)
         count = frame_total(seconds)
         context.check_cancelled()

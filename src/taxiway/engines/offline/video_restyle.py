@@ -20,14 +20,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from taxiway.engines.base import Artifact, EngineRequest, RunContext
-from taxiway.engines.fields import MediaRef
+from taxiway.engines.fields import MediaRef, RequestFields
 from taxiway.engines.offline.procedural_image import (
     COLOURS,
     FloatArray,
@@ -40,15 +40,20 @@ from taxiway.engines.offline.video_common import (
     PROGRESS_EVERY,
     Matrix,
     audio_bed,
+    clip_seconds,
     cover,
     earliest_phrase,
+    ease,
+    frame_size,
     frame_total,
+    input_audio,
+    keeps_input_audio,
     load_image,
     load_video,
-    output_size,
     phrase_matchers,
     render_video,
     similarity,
+    spec_of,
     warp,
 )
 from taxiway.engines.offline.video_encode import FPS
@@ -302,6 +307,51 @@ class Stylist:
         return ImageOps.posterize(small, 4).resize(self.size, Image.Resampling.NEAREST)
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """How long a video-to-video output is: `kept` frames follow the input (looped when the output is
+    longer), then `added` frames continue it (`mode: extend`)."""
+
+    kept: int
+    added: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.kept + self.added
+
+
+def timeline(request: EngineRequest, input_seconds: float) -> Timeline:
+    """The input's length where the model keeps it (an edit, or no `duration`); `duration` otherwise
+    (`auto`: the input's, up to the model's maximum); `extend` adds `duration` after the whole input."""
+    fields = request.fields
+    spec = spec_of(request)
+    duration = fields.duration
+    if spec is None or duration is None:
+        return Timeline(frame_total(input_seconds))
+    if fields.mode == "extend":
+        added = clip_seconds(duration, request.model)
+        return Timeline(frame_total(input_seconds), frame_total(added))
+    if spec.duration.follows_input(request.params) or duration == "auto":
+        return Timeline(frame_total(min(input_seconds, spec.duration.auto_max or input_seconds)))
+    return Timeline(frame_total(clip_seconds(duration, request.model)))
+
+
+def _guide_uri(fields: RequestFields) -> tuple[str, str] | None:
+    """The image that guides the grade: the first reference, or aleph2's first keyframe."""
+    for field, items in (("references", fields.references), ("keyframes", fields.keyframes)):
+        if items and items[0].uri:
+            return items[0].uri, f"{field}[0]"
+    return None
+
+
+def _continued(last: Image.Image, count: int) -> Iterator[Image.Image]:
+    """An extension after the input's last frame: a slow, eased push in on it."""
+    width, height = last.size
+    for index in range(count):
+        zoom = 1.0 + 0.08 * ease((index + 1) / max(1, count))
+        yield warp(last, last.size, similarity(zoom, 0.0, (width / 2, height / 2)))
+
+
 class RestyleVideoEngine:
     """Procedural stand-in for video-to-video models; see the module docstring for what it does."""
 
@@ -312,23 +362,41 @@ class RestyleVideoEngine:
         field = "videoUri" if fields.video_uri else "promptVideo"
         context.check_cancelled()
         video = load_video(request, fields.video_uri or fields.prompt_video or "", field)
-        reference = None
-        if fields.references and fields.references[0].uri:
-            reference = load_image(request, fields.references[0].uri, "references[0]")
+        guide = _guide_uri(fields)
+        reference = load_image(request, *guide) if guide else None
         context.progress(0.05)
 
         info = video.info
-        size = output_size(fields.ratio, (info.width, info.height))
-        count = frame_total(video.seconds)
+        size = frame_size(request, (info.width, info.height), (info.width, info.height))
+        plan = timeline(request, video.seconds)
         prompt = fields.prompt_text or ""
         rng = generator_for(request.model, f"{size[0]}:{size[1]}", request.seed, prompt)
-        stylist = Stylist(plan_grade(prompt, rng, reference), size, rng, count)
-        frames = (
-            stylist(cover(frame, size, Image.Resampling.BILINEAR), index)
-            for index, frame in enumerate(video.frames(count))
-        )
+        stylist = Stylist(plan_grade(prompt, rng, reference), size, rng, plan.count)
+        last: list[Image.Image] = []
+
+        def kept() -> Iterator[Image.Image]:
+            for frame in video.frames(plan.kept, loop=True):
+                fitted = cover(frame, size, Image.Resampling.BILINEAR)
+                last[:] = [fitted]
+                yield fitted
+
+        sources = itertools.chain(kept(), _continued_lazily(last, plan.added))
+        frames = (stylist(frame, index) for index, frame in enumerate(sources))
+        if keeps_input_audio(request):
+            audio = input_audio(video.data, field)
+        else:
+            audio = audio_bed(request, plan.count / FPS)
         context.progress(0.1)
-        return render_video(request, frames, size, count, context, audio=audio_bed(request, count / FPS))
+        artifacts = render_video(request, frames, size, plan.count, context, audio=audio)
+        if plan.added:  # billed on the footage it added, not on the input it repeats
+            artifacts = [replace(a, seconds=plan.added / FPS) for a in artifacts]
+        return artifacts
+
+
+def _continued_lazily(last: list[Image.Image], count: int) -> Iterator[Image.Image]:
+    """`_continued` on the last kept frame, known only once the kept frames have been read."""
+    if count:
+        yield from _continued(last[0], count)
 
 
 # ---- performance transfer -----------------------------------------------------------------------------
@@ -524,7 +592,7 @@ class PerformanceTransferEngine:
         _reference_type, reference_uri = _asset_ref(fields.reference, "reference")
         context.check_cancelled()
         reference = load_video(request, reference_uri, "reference")
-        size = output_size(fields.ratio, "1280:720")
+        size = frame_size(request, None, "1280:720")
         body = fields.body_control is True
         expression = fields.expression_intensity
         intensity = float(min(5, max(1, 3 if expression is None else expression)))
@@ -547,4 +615,6 @@ class PerformanceTransferEngine:
         poses = _poses(performance, size, intensity, body)
         sheet = _RubberSheet(size, base_size)
         frames = (sheet.render(base, pose) for base, pose in zip(bases, poses, strict=False))
-        return render_video(request, frames, size, count, context, start=0.3)
+        # Act-Two's output carries the performance's own sound: the words the face now says.
+        audio = input_audio(reference.data, "reference") if keeps_input_audio(request) else None
+        return render_video(request, frames, size, count, context, start=0.3, audio=audio)
