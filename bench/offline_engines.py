@@ -51,7 +51,8 @@ IMAGE_PROMPT = "a red lighthouse on a cliff at sunset over the ocean"
 IMAGE_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("precision-upscale", "image_upscale",
      {"model": "magnific_precision_upscaler_v2", "imageUri": "PHOTO", "scaleFactor": 2}),
-    ("procedural-image", "text_to_image", {"model": "gen4_image", "promptText": IMAGE_PROMPT, "ratio": "1920:1080"}),
+    ("procedural-image", "text_to_image",
+     {"model": "gen4_image", "promptText": IMAGE_PROMPT, "ratio": "1920:1080"}),
     ("procedural-vector", "text_to_image",
      {"model": "recraft_v4_1_vector", "promptText": IMAGE_PROMPT, "ratio": "1344:768"}),
 ]  # fmt: skip

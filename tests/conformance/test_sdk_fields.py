@@ -266,7 +266,7 @@ def documented_rules(spec: ModelSpec, path: str, sdk: Shape, mine: Shape) -> lis
             bounds = {(n.get("minimum"), n.get("maximum")) for n in numeric}
             if bounds != {(low, high)}:
                 problems.append(f"{path}: SDK says {m[1]} to {m[2]}, our bounds are {bounds}")
-        elif _enforced_by_check(spec, path) or any((a.min_aspect, a.max_aspect) == (low, high) for a in assets):
+        elif _enforced_by_check(spec, path) or (low, high) in {(a.min_aspect, a.max_aspect) for a in assets}:
             pass
         elif "seconds" in doc[m.end() : m.end() + 12]:
             if not any((a.min_seconds, a.max_seconds) == (low, high) for a in assets):

@@ -33,17 +33,6 @@ needs_node_sdk = pytest.mark.skipif(
     not NODE_RESOURCES.exists(), reason="the Node SDK is installed by `make test` (npm ci)"
 )
 
-# SDK models of the media endpoints another change is adding (image_upscale, video_to_audio,
-# avatar_videos, video_upscale's new models); each entry must go when its model is served.
-PENDING: dict[tuple[str, str], str] = {
-    ("/v1/image_upscale", "magnific_precision_upscaler_v2"): "issue 14: new media endpoints",
-    ("/v1/video_upscale", "magnific_video_upscaler_creative"): "issue 14: new media endpoints",
-    ("/v1/video_upscale", "enhance_frame_rate"): "issue 14: new media endpoints",
-    ("/v1/video_to_audio", "mirelo_sfx_2_0"): "issue 14: new media endpoints",
-    ("/v1/avatar_videos", "gwm1_avatars"): "issue 14: new media endpoints",
-}
-
-
 @cache
 def create_paths() -> dict[str, str]:
     """Create-params module (`avatar_video`) -> the path its `create` posts to (`/v1/avatar_videos`)."""
@@ -262,17 +251,12 @@ def _unserved(sdk: dict[str, set[str]], served: dict[str, set[str]]) -> set[tupl
 
 
 def test_every_python_sdk_model_is_served(served: dict[str, set[str]]) -> None:
-    assert _unserved(python_models(), served) - set(PENDING) == set()
+    assert _unserved(python_models(), served) == set()
 
 
 @needs_node_sdk
 def test_every_node_sdk_model_is_served(served: dict[str, set[str]]) -> None:
-    assert _unserved(node_models(), served) - set(PENDING) == set()
-
-
-def test_pending_models_are_still_unserved(served: dict[str, set[str]]) -> None:
-    """A pending entry whose model is served now must leave the list, or it would hide a regression."""
-    assert _unserved(python_models(), served) >= set(PENDING)
+    assert _unserved(node_models(), served) == set()
 
 
 def test_the_audit_sees_both_sdks() -> None:

@@ -50,6 +50,10 @@ class Variant:
         return "-".join(filter(None, [self.endpoint, self.params["model"], self.label]))
 
     @property
+    def path(self) -> str:
+        return f"/v1/{self.endpoint}"
+
+    @property
     def resource(self) -> str:
         return self.endpoint
 

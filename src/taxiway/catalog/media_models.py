@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -28,15 +27,10 @@ from taxiway.catalog.models import (
     ModelSpec,
     OutputKind,
     Price,
+    PriceSource,
 )
 from taxiway.catalog.video_models import VIDEO_UPSCALE
 from taxiway.catalog.voices import LIVE_PRESETS
-
-
-class PriceSource(StrEnum):
-    RUNWAY = "Runway's published price"
-    TAXIWAY = "taxiway's price"
-
 
 Problems = list[tuple[list[str | int], str]]
 
@@ -94,7 +88,7 @@ class ImageUpscalePrice(Price):
         return self.large if pixels * _scale(params) ** 2 > LARGE_OUTPUT_PIXELS else self.base
 
     def describe(self) -> str:
-        return f"{self.base} credits per image, {self.large} over 4096x4096 px out ({self.source.value})"
+        return f"{self.base} credits per image, {self.large} over 4096x4096 px out"
 
 
 @dataclass(frozen=True)
@@ -180,7 +174,7 @@ class PerFramePrice(Price):
 
     def describe(self) -> str:
         rates = "/".join(f"{r:g}" for r in dict.fromkeys(self.by_resolution.values()))
-        return f"{rates} credits per frame by resolution, 24 frames/s ({self.source.value})"
+        return f"{rates} credits per frame by resolution, 24 frames/s"
 
 
 @dataclass(frozen=True)
@@ -198,7 +192,7 @@ class SourcedPrice(Price):
 
     def describe(self) -> str:
         each = f" per {self.count_label}" if self.count_label else ""
-        return f"{super().describe()}{each} ({self.source.value})"
+        return f"{super().describe()}{each}"
 
 
 VIDEO_INPUT = (AssetField("videoUri", AssetKind.VIDEO, max_seconds=MAX_VIDEO_SECONDS),)

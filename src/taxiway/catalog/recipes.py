@@ -18,7 +18,7 @@ from pydantic import Field, TypeAdapter, model_validator
 
 from taxiway.catalog.fields import ImageUri, StrictModel, Uri
 from taxiway.catalog.index import CATALOG
-from taxiway.catalog.models import AssetField, AssetKind, ModelSpec, OutputKind, Price
+from taxiway.catalog.models import AssetField, AssetKind, ModelSpec, OutputKind, Price, PriceSource
 
 ENDPOINT = "recipes"
 VERSIONS = ("2026-06", "unsafe-latest")
@@ -348,7 +348,8 @@ def _recipe(
         id=name,
         endpoint=ENDPOINT,
         output=output,
-        price=PlannedPrice(plan=plan, own_credits=own_credits),
+        # Runway publishes recipes' estimates per request only: the sum of the steps' prices is ours.
+        price=PlannedPrice(source=PriceSource.TAXIWAY, plan=plan, own_credits=own_credits),
         engine="recipe",
         defaults=defaults or {},
         assets=assets,
