@@ -127,7 +127,7 @@ def test_sound_effect_without_duration_is_held_at_most_and_billed_on_output(
     before = balance(server)
     created = client.sound_effect.create(model="eleven_text_to_sound_v2", prompt_text="a short beep")
     assert created.estimated_cost.credits == 2
-    task = created.wait_for_task_output(timeout=120)
+    task = created.wait_for_task_output(timeout=600)
     assert task.status == "SUCCEEDED"
     assert task.cost.credits == 1  # a one-shot beep is well under 15 s
     assert balance(server) == before - 1

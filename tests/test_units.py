@@ -142,10 +142,13 @@ class TestCatalog:
             assert spec in ENDPOINTS[endpoint].models
 
     def test_ratios_parse(self) -> None:
+        """Every ratio names pixels ("1280:720"), an aspect ("16:9") or a size the model picks ("auto")."""
+        choices = {"auto", "auto_1k", "auto_2k", "auto_480p", "auto_720p", "auto_1080p", "adaptive"}
         for spec in CATALOG.values():
             for ratio in spec.ratios:
-                width, height = spec.size_of(ratio)
-                assert width > 0 and height > 0
+                width, _, height = ratio.partition(":")
+                assert ratio in choices or (int(width) > 0 and int(height) > 0), (spec.id, ratio)
+            assert all(width > 0 and height > 0 for width, height in spec.pixel_sizes)
 
     def test_utf16_units(self) -> None:
         assert utf16_length("abc") == 3
