@@ -115,6 +115,16 @@ def test_sound_effect_length_without_duration_follows_the_prompt() -> None:
     assert sound_effects.natural_seconds("glorp wibble") == sound_effects.GENERIC_SECONDS
 
 
+def test_seed_audio_rates_change_pace_and_level_within_the_length_limit() -> None:
+    tone = Clip((0.5 * np.sin(np.arange(20 * RATE) * 2 * np.pi * 440 / RATE)).astype(np.float32), RATE)
+    faster = sound_effects.adjusted(tone, {"speechRate": 100, "loudnessRate": -50})
+    assert len(faster.samples) == pytest.approx(10 * RATE, abs=2)
+    assert np.max(np.abs(faster.samples)) == pytest.approx(0.25, abs=0.01)
+    slower = sound_effects.adjusted(tone, {"speechRate": -50})  # 40 s at half speed: still 30 s at most
+    assert len(slower.samples) == round(sound_effects.MAX_SECONDS * RATE)
+    assert len(sound_effects.adjusted(tone, {}).samples) == len(tone.samples)
+
+
 def test_sound_effect_is_deterministic_and_seeded() -> None:
     a = render("wind in the trees", 11, 2.0).samples
     assert np.array_equal(a, render("wind in the trees", 11, 2.0).samples)

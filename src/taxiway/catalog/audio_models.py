@@ -39,8 +39,8 @@ from taxiway.catalog.voices import LIVE_PRESETS, TTS_PRESETS
 
 # Languages the offline voices speak (`languageCode`); the TTS engine's own list must equal it.
 TTS_LANGUAGES = ("en", "es", "fr", "it", "pt")
-# Target languages of eleven_voice_dubbing, as the SDK lists them; which pairs run offline is the
-# dubbing engine's business (an unsupported pair fails the task with ASSET.INVALID).
+# Target languages of eleven_voice_dubbing, as the SDK lists them; which of them this machine reaches is
+# the dubbing engine's business (`DubbingEngine.refusals`: a 400 naming `targetLang` at submission).
 DUBBING_LANGUAGES = (
     "en", "hi", "pt", "zh", "es", "fr", "de", "ja", "ar", "ru", "ko", "id", "it", "nl", "tr",
     "pl", "sv", "fil", "ms", "ro", "uk", "el", "cs", "da", "fi", "bg", "hr", "sk", "ta",
