@@ -10,8 +10,25 @@ END = "<!-- models:end -->"
 LISTED = 8  # longer size lists are summarised: the SDK's types have them all
 
 
+def _without_ratio(model: ModelSpec) -> str:
+    """What sets the size of a model that takes no `ratio`: its input, at a size tier, or nothing to say."""
+    framing = model.framing
+    if framing.same_as_input:
+        padded = f", letterboxed to `{framing.pad_field}`" if framing.pad_field else ""
+        return f"the input's size{padded}"
+    if not framing.follows_input:
+        return "—"
+    # Text-to-video without references frames like its prompt (see the framing rules above the table).
+    aspect = "the input's or prompt's aspect" if model.endpoint.startswith("text_") else "the input's aspect"
+    if framing.tier_field:
+        return f"{aspect} at `{framing.tier_field}` (default {framing.default_tier})"
+    return f"{aspect} at {framing.default_tier}"
+
+
 def ratios(model: ModelSpec) -> str:
     """Every ratio value, or for long lists the count and extremes of the pixel sizes plus the choices."""
+    if not model.ratios:
+        return _without_ratio(model)
     if len(model.ratios) <= LISTED:
         return ", ".join(f"`{r}`" for r in model.ratios)
     sizes = sorted((size[0] * size[1], ratio) for ratio in model.ratios if (size := ratio_size(ratio)))
