@@ -21,7 +21,12 @@ from PIL import Image, ImageDraw
 from taxiway.engines.base import Engine, EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.fields import MediaRef
 from taxiway.engines.offline.video_camera import CameraMoveEngine, choose_move, keyframe_uris
-from taxiway.engines.offline.video_common import clip_seconds, output_size, ratio_for_aspect
+from taxiway.engines.offline.video_common import (
+    clip_seconds,
+    keeps_input_audio,
+    output_size,
+    ratio_for_aspect,
+)
 from taxiway.engines.offline.video_encode import (
     InvalidMedia,
     VideoInfo,
@@ -352,6 +357,23 @@ def itv(prompt: str, prompt_image: Any = "img", model: str = "gen4_turbo", **par
 )
 def test_camera_move_words(prompt: str, move: str) -> None:
     assert choose_move(prompt).name == move
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "params", "kept"),
+    [
+        ("video_to_video", "klingO3_pro", {}, True),
+        ("video_to_video", "klingO3_pro", {"providerSettings": {"keepOriginalSound": False}}, False),
+        ("video_to_video", "gemini_omni_flash_1.1", {"mode": "edit"}, True),
+        ("video_to_video", "gemini_omni_flash_1.1", {"mode": "reference"}, False),
+        ("video_to_video", "hailuo3", {}, False),  # a new picture: sound only when generated
+        ("character_performance", "act_two", {}, True),
+    ],
+)
+def test_which_models_keep_the_input_sound(
+    endpoint: str, model: str, params: dict[str, Any], kept: bool
+) -> None:
+    assert keeps_input_audio(make_request(endpoint, model, params)) is kept
 
 
 def test_keyframe_uris() -> None:

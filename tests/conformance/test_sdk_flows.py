@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from runwayml import RunwayML
 from runwayml.lib.polling import NewTaskCreatedResponse, create_waitable_resource
 from runwayml.types import TextToSpeechCreateResponse
@@ -20,6 +23,9 @@ from conformance.test_sdk_models import node_declarations
 from conformance.variants import Variant, variants
 from support.clients import async_sdk
 from support.server import Server
+from taxiway.api.generation import validate_body
+from taxiway.catalog import CATALOG, framing
+from taxiway.engines.offline.video_camera import keyframe_uris
 
 VARIANTS = variants()
 NODE_DIR = Path(__file__).parent / "node"
@@ -99,14 +105,54 @@ def test_python_sdk(conformance_client: RunwayML, variant: Variant) -> None:
     created = create(conformance_client, variant)
     if "estimated_cost" in type(created).model_fields:  # avatar_videos answers with the id alone
         assert created.estimated_cost.credits == variant.estimated
+    if not variant.full:  # accepted and priced; the task reads back strictly, then is deleted
+        assert conformance_client.tasks.retrieve(created.id).status != "FAILED"
+        conformance_client.tasks.delete(created.id)
+        return
     task = created.wait_for_task_output(timeout=900)
     assert task.status == "SUCCEEDED"
     assert task.cost.credits == variant.cost
     check_outputs(variant, task.output)
 
 
+def _decoded(uri: str) -> bytes:
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+def framed_like(variant: Variant) -> tuple[tuple[int, int] | None, float | None]:
+    """The size of the input the request's picture follows (the first keyframe, the video, or the first
+    reference of a text-to-video request), and the input video's length."""
+    params = variant.params
+    if variant.endpoint == "image_to_video":
+        return Image.open(io.BytesIO(_decoded(keyframe_uris(params["promptImage"])[0]))).size, None
+    video = params.get("videoUri") or params.get("promptVideo")
+    if video:
+        found = probe(_decoded(video))
+        return (found.width, found.height), found.frames / found.fps
+    references = params.get("references")
+    return (Image.open(io.BytesIO(_decoded(references[0]["uri"]))).size if references else None), None
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if not v.full], ids=lambda v: v.id)
+def test_brief_variants_frame_and_bill_as_declared(variant: Variant) -> None:
+    """What the engines would make of a variant that is not run: its catalog framing and final bill."""
+    params = validate_body(variant.endpoint, json.dumps(variant.params).encode(), variant.params)
+    spec = CATALOG[(variant.endpoint, variant.params["model"])]
+    source, input_seconds = framed_like(variant)
+    if variant.seconds is not None and not variant.sound:
+        assert framing.output_size(spec, params, source) == (variant.width, variant.height)
+    pixels = variant.width * variant.height or None
+    assert spec.estimated_credits(params, input_seconds) == variant.estimated
+    assert spec.final_credits(params, variant.seconds, pixels) == variant.cost
+
+
+def one_per_endpoint(variants: list[Variant]) -> list[Variant]:
+    """The first variant of each endpoint: the seeds' models, the cheapest to run."""
+    return list({v.endpoint: v for v in reversed(variants)}.values())[::-1]
+
+
 def test_async_python_sdk_one_per_endpoint(server: Server, conformance_key: str) -> None:
-    chosen = list({v.endpoint: v for v in VARIANTS if v.node and not v.raw and not v.node_path}.values())
+    chosen = one_per_endpoint([v for v in VARIANTS if v.full and v.node and not v.raw and not v.node_path])
 
     async def run(variant: Variant) -> Any:
         async with async_sdk(server, key=conformance_key) as client:
@@ -127,15 +173,22 @@ def test_async_python_sdk_one_per_endpoint(server: Server, conformance_key: str)
     reason="the Node SDK is installed by `make test` (npm ci in tests/conformance/node)",
 )
 def test_node_sdk(server: Server, conformance_key: str) -> None:
+    """Every variant the Node SDK can send is created through it and priced; one per endpoint is waited for
+    with its own `waitForTaskOutput` and its outputs checked, the others are read back and deleted (the
+    Python SDK runs the same requests to their outputs)."""
     declared = {path: set(models) for path, models in node_declarations().items()}
     # What the Node SDK can send: the models it declares, and raw posts where it has no method.
     chosen = [
         v for v in VARIANTS if v.node and (v.node_path or v.params["model"] in declared.get(v.path, []))
     ]
+    waited = {id(v) for v in one_per_endpoint([v for v in chosen if v.full])}
     spec = {
         "baseURL": server.base_url,
         "apiKey": conformance_key,
-        "calls": [{"resource": v.node_resource, "path": v.node_path, "params": v.params} for v in chosen],
+        "calls": [
+            {"resource": v.node_resource, "path": v.node_path, "params": v.params, "wait": id(v) in waited}
+            for v in chosen
+        ],
     }
     done = subprocess.run(
         ["node", "run.mjs"],
@@ -150,6 +203,10 @@ def test_node_sdk(server: Server, conformance_key: str) -> None:
     for variant, result in zip(chosen, results, strict=True):
         assert result["ok"], (variant.id, result)
         task = result["task"]
+        assert result["created"]["estimatedCost"]["credits"] == variant.estimated, variant.id
+        if id(variant) not in waited:
+            assert task["status"] != "FAILED", (variant.id, task)
+            continue
         assert task["status"] == "SUCCEEDED"
         assert task["cost"]["credits"] == variant.cost
         check_outputs(variant, task["output"])

@@ -38,6 +38,10 @@ class Variant:
     kind: str = ""
     alpha: bool = False  # an image with an alpha channel (`background: transparent`)
     rate: int = 44100  # an audio output's sample rate
+    # False: created through both SDKs (strict), priced, then deleted, while its size and bill are checked
+    # in-process (`test_sdk_flows.test_brief_variants_frame_and_bill_as_declared`). For models that differ
+    # from another variant's only in catalog data (sizes, tiers, prices) on an engine path run in full.
+    full: bool = True
 
     @property
     def file_type(self) -> str:
@@ -129,57 +133,57 @@ def video_variants(image: str, last: str, clip: str, hd_clip: str, short: str) -
         Variant(ttv, {"model": "kling3.0_standard", "ratio": "1280:720", "providerSettings": {"multiPrompt": [
             {"prompt": "the lighthouse at dusk", "duration": 2}, {"prompt": "the beam sweeps the sea", "duration": 1}]}},
                 1280, 720, 30, 30, 3, label="multishot"),
-        Variant(ttv, {"model": "kling3.0_pro", "promptText": prompt, "ratio": "1440:1440", "duration": 3, "cfgScale": 0.3}, 1440, 1440, 42, 42, 3),
-        Variant(ttv, {"model": "kling3.0_4k", "promptText": prompt, "ratio": "2160:3840", "duration": 3, "audio": True}, 2160, 3840, 120, 120, 3, audio=True),
-        Variant(ttv, {"model": "klingO3_standard", "promptText": prompt, "ratio": "960:960", "duration": 3}, 960, 960, 36, 36, 3),
-        Variant(ttv, {"model": "klingO3_pro", "promptText": prompt, "ratio": "1920:1080", "duration": 3}, 1920, 1080, 48, 48, 3),
-        Variant(ttv, {"model": "klingO3_4k", "promptText": prompt, "ratio": "3840:2160", "duration": 3}, 3840, 2160, 102, 102, 3),
-        Variant(ttv, {"model": "kling2.5_turbo_pro", "promptText": prompt, "ratio": "720:720"}, 720, 720, 35, 35, 5),
+        Variant(ttv, {"model": "kling3.0_pro", "promptText": prompt, "ratio": "1440:1440", "duration": 3, "cfgScale": 0.3}, 1440, 1440, 42, 42, 3, full=False),
+        Variant(ttv, {"model": "kling3.0_4k", "promptText": prompt, "ratio": "2160:3840", "duration": 3, "audio": True}, 2160, 3840, 120, 120, 3, audio=True, full=False),
+        Variant(ttv, {"model": "klingO3_standard", "promptText": prompt, "ratio": "960:960", "duration": 3}, 960, 960, 36, 36, 3, full=False),
+        Variant(ttv, {"model": "klingO3_pro", "promptText": prompt, "ratio": "1920:1080", "duration": 3}, 1920, 1080, 48, 48, 3, full=False),
+        Variant(ttv, {"model": "klingO3_4k", "promptText": prompt, "ratio": "3840:2160", "duration": 3}, 3840, 2160, 102, 102, 3, full=False),
+        Variant(ttv, {"model": "kling2.5_turbo_pro", "promptText": prompt, "ratio": "720:720"}, 720, 720, 35, 35, 5, full=False),
         # auto_720p frames like the first reference image (16:10).
         Variant(ttv, {"model": "kling_4", "promptText": prompt, "ratio": "auto_720p", "duration": 3, "references": [{"uri": image}]},
                 1152, 720, 45, 45, 3),
-        Variant(ttv, {"model": "hailuo3", "promptText": prompt, "ratio": "21:9", "resolution": "768p", "duration": 6}, 1792, 768, 60, 60, 6),
-        Variant(ttv, {"model": "happyhorse_1_0", "promptText": prompt, "ratio": "1280:720", "duration": 3}, 1280, 720, 24, 24, 3),
-        Variant(ttv, {"model": "seedance2_fast", "promptText": prompt, "ratio": "640:640", "duration": 4}, 640, 640, 80, 80, 4),
-        Variant(ttv, {"model": "seedance2_mini", "promptText": prompt, "ratio": "864:496", "duration": "auto"}, 864, 496, 150, 50, 5, label="auto"),
+        Variant(ttv, {"model": "hailuo3", "promptText": prompt, "ratio": "21:9", "resolution": "768p", "duration": 6}, 1792, 768, 60, 60, 6, full=False),
+        Variant(ttv, {"model": "happyhorse_1_0", "promptText": prompt, "ratio": "1280:720", "duration": 3}, 1280, 720, 24, 24, 3, full=False),
+        Variant(ttv, {"model": "seedance2_fast", "promptText": prompt, "ratio": "640:640", "duration": 4}, 640, 640, 80, 80, 4, full=False),
+        Variant(ttv, {"model": "seedance2_mini", "promptText": prompt, "ratio": "864:496", "duration": "auto"}, 864, 496, 150, 50, 5, label="auto", full=False),
         # A draft is the ratio's 480p size; its sound is on by default.
         Variant(ttv, {"model": "seedance2_5", "promptText": prompt, "ratio": "1280:720", "duration": 4, "draft": True}, 854, 480, 48, 48, 4,
                 audio=True, label="draft"),
-        Variant(ttv, {"model": "gemini_omni_flash", "promptText": prompt, "ratio": "720:1280", "duration": 3}, 720, 1280, 45, 45, 3),
-        Variant(ttv, {"model": "gemini_omni_flash_1.1", "promptText": prompt, "ratio": "640:360", "duration": 3}, 640, 360, 24, 24, 3),
+        Variant(ttv, {"model": "gemini_omni_flash", "promptText": prompt, "ratio": "720:1280", "duration": 3}, 720, 1280, 45, 45, 3, full=False),
+        Variant(ttv, {"model": "gemini_omni_flash_1.1", "promptText": prompt, "ratio": "640:360", "duration": 3}, 640, 360, 24, 24, 3, full=False),
         Variant(ttv, {"model": "grok_imagine_1_5", "promptText": prompt, "ratio": "1:1", "resolution": "480p", "duration": 2}, 480, 480, 10, 10, 2),
-        Variant(ttv, {"model": "grok_imagine_1_5_lite", "promptText": prompt, "ratio": "480:480", "duration": 2}, 480, 480, 6, 6, 2),
+        Variant(ttv, {"model": "grok_imagine_1_5_lite", "promptText": prompt, "ratio": "480:480", "duration": 2}, 480, 480, 6, 6, 2, full=False),
         Variant(ttv, {"model": "wan3", "promptText": prompt, "ratio": "832:480", "duration": 2, "audio": True}, 832, 480, 10, 10, 2, audio=True),
-        Variant(ttv, {"model": "wan3_prime", "promptText": prompt, "ratio": "624:624", "duration": 2}, 624, 624, 16, 16, 2),
+        Variant(ttv, {"model": "wan3_prime", "promptText": prompt, "ratio": "624:624", "duration": 2}, 624, 624, 16, 16, 2, full=False),
         Variant(ttv, {"model": "h3_max", "promptText": prompt, "resolution": "480p", "duration": 6, "promptExpansionMode": "disabled", "seed": 4},
-                852, 480, 48, 48, 6),
+                852, 480, 48, 48, 6, full=False),
         # image_to_video
-        Variant(itv, {"model": "kling3.0_standard", "promptImage": first_last, "ratio": "960:960", "duration": 3}, 1536, 960, 30, 30, 3,
+        Variant(itv, {"model": "kling3.0_standard", "promptImage": first_last, "ratio": "1280:720", "duration": 3}, 1152, 720, 30, 30, 3,
                 label="keyframes"),
-        Variant(itv, {"model": "kling3.0_pro", "promptImage": image, "ratio": "1080:1920", "duration": 3}, 1080, 1920, 42, 42, 3),
-        Variant(itv, {"model": "kling3.0_4k", "promptImage": image, "ratio": "2880:2880", "duration": 3}, 2880, 2880, 90, 90, 3),
-        Variant(itv, {"model": "klingO3_standard", "promptImage": image, "ratio": "720:1280", "duration": 3}, 720, 1280, 36, 36, 3),
+        Variant(itv, {"model": "kling3.0_pro", "promptImage": image, "ratio": "1080:1920", "duration": 3}, 1080, 1920, 42, 42, 3, full=False),
+        Variant(itv, {"model": "kling3.0_4k", "promptImage": image, "ratio": "2880:2880", "duration": 3}, 2880, 2880, 90, 90, 3, full=False),
+        Variant(itv, {"model": "klingO3_standard", "promptImage": image, "ratio": "720:1280", "duration": 3}, 720, 1280, 36, 36, 3, full=False),
         # No ratio: the model's size nearest the first frame's aspect.
-        Variant(itv, {"model": "klingO3_pro", "promptImage": image, "duration": 3, "references": [{"uri": last}]}, 1920, 1080, 48, 48, 3),
-        Variant(itv, {"model": "klingO3_4k", "promptImage": [{"uri": image, "position": "first"}], "duration": 3}, 3840, 2160, 102, 102, 3),
-        Variant(itv, {"model": "kling2.5_turbo_pro", "promptImage": image, "promptText": prompt}, 1728, 1080, 35, 35, 5),
+        Variant(itv, {"model": "klingO3_pro", "promptImage": image, "duration": 3, "references": [{"uri": last}]}, 1920, 1080, 48, 48, 3, full=False),
+        Variant(itv, {"model": "klingO3_4k", "promptImage": [{"uri": image, "position": "first"}], "duration": 3}, 3840, 2160, 102, 102, 3, full=False),
+        Variant(itv, {"model": "kling2.5_turbo_pro", "promptImage": image, "promptText": prompt}, 1728, 1080, 35, 35, 5, full=False),
         Variant(itv, {"model": "kling_4", "promptImage": [{"uri": image, "position": "first"}, {"uri": last, "position": "middle"},
                                                           {"uri": image, "position": "last"}], "duration": 3}, 1152, 720, 45, 45, 3),
         # Reference mode (no positions) and `adaptive` (the default): the first image's aspect at 768p.
-        Variant(itv, {"model": "hailuo3", "promptImage": [{"uri": image}, {"uri": last}], "promptText": prompt, "duration": 6}, 1228, 768, 60, 60, 6),
-        Variant(itv, {"model": "happyhorse_1_0", "promptImage": image, "resolution": "720p", "duration": 3}, 1152, 720, 24, 24, 3),
-        Variant(itv, {"model": "seedance2_fast", "promptImage": image, "ratio": "640:640", "duration": 4}, 640, 640, 80, 80, 4),
-        Variant(itv, {"model": "seedance2_mini", "promptImage": image, "duration": 4}, 1280, 720, 40, 40, 4),
+        Variant(itv, {"model": "hailuo3", "promptImage": [{"uri": image}, {"uri": last}], "promptText": prompt, "duration": 6}, 1228, 768, 60, 60, 6, full=False),
+        Variant(itv, {"model": "happyhorse_1_0", "promptImage": image, "resolution": "720p", "duration": 3}, 1152, 720, 24, 24, 3, full=False),
+        Variant(itv, {"model": "seedance2_fast", "promptImage": image, "ratio": "640:640", "duration": 4}, 640, 640, 80, 80, 4, full=False),
+        Variant(itv, {"model": "seedance2_mini", "promptImage": image, "duration": 4}, 1280, 720, 40, 40, 4, full=False),
         Variant(itv, {"model": "seedance2_5", "promptImage": image, "ratio": "640:640", "duration": 4, "outputFormat": "mov"}, 640, 640, 116, 116, 4,
                 audio=True, kind="mov", picture=("prores", "yuv422p10le"), label="mov"),
-        Variant(itv, {"model": "gemini_omni_flash", "promptImage": image, "duration": 3}, 1280, 720, 45, 45, 3),
+        Variant(itv, {"model": "gemini_omni_flash", "promptImage": image, "duration": 3}, 1280, 720, 45, 45, 3, full=False),
         Variant(itv, {"model": "gemini_omni_flash_1.1", "promptImage": first_last, "promptText": prompt, "ratio": "640:360", "duration": "auto"},
                 640, 360, 80, 40, 5),
         Variant(itv, {"model": "grok_imagine_1_5", "promptImage": image, "resolution": "480p", "duration": 2}, 768, 480, 10, 10, 2),
         Variant(itv, {"model": "grok_imagine_1_5_lite", "promptImage": image, "ratio": "auto_480p", "duration": 2}, 768, 480, 6, 6, 2),
         Variant(itv, {"model": "wan3", "promptImage": first_last, "promptText": prompt, "ratio": "auto_480p", "duration": 2}, 768, 480, 10, 10, 2),
         Variant(itv, {"model": "wan3_prime", "promptImage": image, "promptText": prompt, "ratio": "480:832", "duration": 2}, 480, 832, 16, 16, 2),
-        Variant(itv, {"model": "h3_max", "promptImage": tall, "promptText": prompt, "duration": 6}, 960, 768, 84, 84, 6),
+        Variant(itv, {"model": "h3_max", "promptImage": tall, "promptText": prompt, "duration": 6}, 960, 768, 84, 84, 6, full=False),
         # video_to_video
         # aleph2 keeps the input's length and sound; `targetAspectRatio` letterboxes it.
         Variant(v2v, {"model": "aleph2", "videoUri": speech_video(2.0), "promptText": "film noir", "targetAspectRatio": "1:1",
@@ -187,19 +191,19 @@ def video_variants(image: str, last: str, clip: str, hd_clip: str, short: str) -
         Variant(v2v, {"model": "klingO3_standard", "promptVideo": speech_video(2.0), "promptText": "make it neon"}, 1280, 720, 24, 24, 2,
                 audio=True, label="sound"),
         Variant(v2v, {"model": "klingO3_pro", "promptVideo": speech_video(2.0), "promptText": "make it neon",
-                      "providerSettings": {"keepOriginalSound": False}}, 1920, 1080, 32, 32, 2),
-        Variant(v2v, {"model": "klingO3_4k", "promptVideo": short, "promptText": "make it neon"}, 3840, 2160, 34, 34, 1),
-        Variant(v2v, {"model": "hailuo3", "promptVideo": clip, "promptText": "make it neon", "duration": 6}, 1364, 768, 60, 60, 6),
+                      "providerSettings": {"keepOriginalSound": False}}, 1920, 1080, 32, 32, 2, full=False),
+        Variant(v2v, {"model": "klingO3_4k", "promptVideo": short, "promptText": "make it neon"}, 3840, 2160, 34, 34, 1, full=False),
+        Variant(v2v, {"model": "hailuo3", "promptVideo": clip, "promptText": "make it neon", "duration": 6}, 1364, 768, 60, 60, 6, full=False),
         Variant(v2v, {"model": "seedance2_fast", "promptVideo": hd_clip, "ratio": "640:640"}, 640, 640, 40, 40, 2),
         Variant(v2v, {"model": "seedance2_mini", "promptVideo": hd_clip, "duration": 4}, 1280, 720, 40, 40, 4),
         # edit keeps the input's length and size; the sound (on by default) is generated.
         Variant(v2v, {"model": "seedance2_5", "promptVideo": clip, "mode": "edit", "promptText": "make it neon", "duration": "auto"},
                 320, 180, 72, 72, 2, audio=True, label="edit"),
-        Variant(v2v, {"model": "gemini_omni_flash", "videoUri": clip, "promptText": "make it neon"}, 1280, 720, 30, 30, 2),
+        Variant(v2v, {"model": "gemini_omni_flash", "videoUri": clip, "promptText": "make it neon"}, 1280, 720, 30, 30, 2, full=False),
         # extend adds `duration` seconds after the input, and bills them only.
         Variant(v2v, {"model": "gemini_omni_flash_1.1", "videoUri": clip, "promptText": "the camera keeps flying", "mode": "extend",
-                      "duration": 3}, 1280, 720, 45, 45, 5, label="extend"),
-        Variant(v2v, {"model": "kling_4", "videoUri": clip, "promptText": "make it neon", "ratio": "auto_1080p"}, 1920, 1080, 44, 44, 2),
+                      "duration": 3, "ratio": "640:360"}, 640, 360, 24, 24, 5, label="extend"),
+        Variant(v2v, {"model": "kling_4", "videoUri": clip, "promptText": "make it neon", "ratio": "auto_1080p"}, 1920, 1080, 44, 44, 2, full=False),
     ]  # fmt: skip
 
 
@@ -255,7 +259,7 @@ def newer_audio_variants() -> list[Variant]:
                                    "applyTextNormalization": "on", "languageCode": "en", "seed": 5}, 0, 0, 1, 1, sound=True),
         Variant("text_to_speech", {"model": "eleven_v4", "promptText": "And that is the whole story.", "voice": rachel,
                                    "previousText": "Once upon a time.", "nextText": "The end.", "speed": 0.9,
-                                   "useSpeakerBoost": True}, 0, 0, 1, 1, sound=True),
+                                   "useSpeakerBoost": True}, 0, 0, 1, 1, sound=True, full=False),
         # A voice cloned from 12 s of speech, faster, lower and louder, as 16 kHz WAV.
         Variant("text_to_speech", {"model": "seed_audio", "promptText": "Hello from a cloned voice.",
                                    "voice": {"type": "reference-audio", "audioUri": speech(text=LONG_SPEECH, seconds=12.0)},

@@ -1,6 +1,7 @@
-// Drives taxiway with the official Node SDK. Reads {baseURL, apiKey, calls: [{resource, params}]} as
-// JSON on stdin; creates every task, waits for each with the SDK's own waitForTaskOutput, and prints
-// one JSON result per call: {ok, task} or {ok: false, status, error}.
+// Drives taxiway with the official Node SDK. Reads {baseURL, apiKey, calls: [{resource, path, params,
+// wait}]} as JSON on stdin; creates every task, waits for those marked `wait` with the SDK's own
+// waitForTaskOutput, reads the others back and deletes them, and prints one JSON result per call:
+// {ok, created, task} or {ok: false, status, error}.
 import RunwayML from '@runwayml/sdk';
 
 const chunks = [];
@@ -10,8 +11,7 @@ const client = new RunwayML({ baseURL, apiKey, maxRetries: 0 });
 
 // Endpoints the SDK has no method for (video_to_audio) are posted with its raw `post` and polled with
 // `tasks.retrieve`, as an app would.
-async function rawTask(path, params) {
-  const { id } = await client.post(path, { body: params });
+async function finished(id) {
   const deadline = Date.now() + 1_200_000;
   for (;;) {
     const task = await client.tasks.retrieve(id);
@@ -21,12 +21,20 @@ async function rawTask(path, params) {
   }
 }
 
-async function run({ resource, path, params }) {
+async function run({ resource, path, params, wait }) {
   try {
-    const task = path
-      ? await rawTask(path, params)
-      : await client[resource].create(params).waitForTaskOutput({ timeout: 1_200_000 });
-    return { ok: true, task };
+    const pending = path ? client.post(path, { body: params }) : client[resource].create(params);
+    const created = await pending;
+    let task;
+    if (!wait) {
+      task = await client.tasks.retrieve(created.id);
+      await client.tasks.delete(created.id);
+    } else if (path) {
+      task = await finished(created.id);
+    } else {
+      task = await pending.waitForTaskOutput({ timeout: 1_200_000 });
+    }
+    return { ok: true, created, task };
   } catch (error) {
     return {
       ok: false,
