@@ -17,4 +17,5 @@ def conformance_key(server: Server) -> str:
 
 @pytest.fixture
 def conformance_client(server: Server, conformance_key: str) -> RunwayML:
-    return sdk(server, key=conformance_key)
+    # A busy machine may take long to answer a call: wait on the server, not on the SDK's 60 s default.
+    return sdk(server, key=conformance_key, timeout=600)
