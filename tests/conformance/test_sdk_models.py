@@ -33,6 +33,7 @@ needs_node_sdk = pytest.mark.skipif(
     not NODE_RESOURCES.exists(), reason="the Node SDK is installed by `make test` (npm ci)"
 )
 
+
 @cache
 def create_paths() -> dict[str, str]:
     """Create-params module (`avatar_video`) -> the path its `create` posts to (`/v1/avatar_videos`)."""
