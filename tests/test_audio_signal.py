@@ -23,6 +23,7 @@ from taxiway.engines.audio.dubbing import DubbingEngine, wsola
 from taxiway.engines.audio.sound_effects import RATE, SoundEffectEngine, render
 from taxiway.engines.audio.voice_isolation import VoiceIsolationEngine
 from taxiway.engines.base import Artifact, EngineRequest, RunContext, TaskCancelled
+from taxiway.engines.fields import RequestFields
 from taxiway.errors import Failure
 
 ENGLISH = "Good morning everyone. Today we talk about the weather and the music of the city."
@@ -115,14 +116,18 @@ def test_sound_effect_length_without_duration_follows_the_prompt() -> None:
     assert sound_effects.natural_seconds("glorp wibble") == sound_effects.GENERIC_SECONDS
 
 
+def rates(body: dict[str, int]) -> RequestFields:
+    return RequestFields.model_validate(body)
+
+
 def test_seed_audio_rates_change_pace_and_level_within_the_length_limit() -> None:
     tone = Clip((0.5 * np.sin(np.arange(20 * RATE) * 2 * np.pi * 440 / RATE)).astype(np.float32), RATE)
-    faster = sound_effects.adjusted(tone, {"speechRate": 100, "loudnessRate": -50})
+    faster = sound_effects.adjusted(tone, rates({"speechRate": 100, "loudnessRate": -50}))
     assert len(faster.samples) == pytest.approx(10 * RATE, abs=2)
     assert np.max(np.abs(faster.samples)) == pytest.approx(0.25, abs=0.01)
-    slower = sound_effects.adjusted(tone, {"speechRate": -50})  # 40 s at half speed: still 30 s at most
+    slower = sound_effects.adjusted(tone, rates({"speechRate": -50}))  # 40 s at half speed: 30 s at most
     assert len(slower.samples) == round(sound_effects.MAX_SECONDS * RATE)
-    assert len(sound_effects.adjusted(tone, {}).samples) == len(tone.samples)
+    assert len(sound_effects.adjusted(tone, RequestFields()).samples) == len(tone.samples)
 
 
 def test_sound_effect_is_deterministic_and_seeded() -> None:
