@@ -25,6 +25,7 @@ from support.clients import async_sdk
 from support.server import Server
 from taxiway.api.generation import validate_body
 from taxiway.catalog import CATALOG, framing
+from taxiway.engines.fields import RequestFields
 from taxiway.engines.offline.video_camera import keyframe_uris
 
 VARIANTS = variants()
@@ -124,7 +125,9 @@ def framed_like(variant: Variant) -> tuple[tuple[int, int] | None, float | None]
     reference of a text-to-video request), and the input video's length."""
     params = variant.params
     if variant.endpoint == "image_to_video":
-        return Image.open(io.BytesIO(_decoded(keyframe_uris(params["promptImage"])[0]))).size, None
+        keyframes = RequestFields.model_validate({"promptImage": params["promptImage"]}).prompt_image
+        first = keyframe_uris(keyframes)[0]
+        return Image.open(io.BytesIO(_decoded(first))).size, None
     video = params.get("videoUri") or params.get("promptVideo")
     if video:
         found = probe(_decoded(video))
