@@ -231,28 +231,32 @@ async def decide(
 
 async def test_cost_allow_lists_and_price_ceilings(sessions: async_sessionmaker[AsyncSession]) -> None:
     caller = await principal(sessions)
-    # 4 s without sound: Veo 3.1 Fast 40 credits, Gen-4.5 48, Veo 3.1 80, Seedance 2 144.
+    # 4 s without sound: Grok Imagine 1.5 Lite 20 credits, HappyHorse and Grok Imagine 1.5 32 each.
     silent = video(duration=4, audio=False)
     found = await decide(sessions, caller, {}, Modality.VIDEO, silent)
-    assert (found.chosen.model, found.reason_code) == ("veo3.1_fast", "lowest_cost")
-    assert found.chosen.credits == 40
-    assert next(step["models"] for step in found.pipeline if step["type"] == "filter") == [
+    assert (found.chosen.model, found.reason_code) == ("grok_imagine_1_5_lite", "lowest_cost")
+    assert found.chosen.credits == 20
+    assert found.pipeline[-1] == {"type": "rank", "outcome": "cost"}
+    # Among Runway's four: Veo 3.1 Fast 40 credits, Gen-4.5 48, Veo 3.1 80, Seedance 2 144.
+    runway = {"models": {"ids": ["gen4.5", "veo3.1", "veo3.1_fast", "seedance2"], "mode": "allowlist_only"}}
+    listed = await decide(sessions, caller, runway, Modality.VIDEO, silent)
+    assert (listed.chosen.model, listed.chosen.credits) == ("veo3.1_fast", 40)
+    assert next(step["models"] for step in listed.pipeline if step.get("filter") == "allow_deny") == [
         "gen4.5",
         "veo3.1",
         "veo3.1_fast",
         "seedance2",
     ]
-    assert found.pipeline[-1] == {"type": "rank", "outcome": "cost"}
     denied = await decide(
         sessions,
         caller,
-        {"models": {"ids": ["veo3.1_fast"], "mode": "allow_new_except"}},
+        {"models": {"ids": ["grok_imagine_1_5_lite"], "mode": "allow_new_except"}},
         Modality.VIDEO,
         silent,
     )
-    assert denied.chosen.model == "gen4.5"
+    assert denied.chosen.model == "happyhorse_1_0"  # 32 credits, before Grok Imagine 1.5 in the catalog
     capped = await decide(
-        sessions, caller, {"maxCreditsPerGeneration": {"video": 20}}, Modality.VIDEO, video(duration=4)
+        sessions, caller, {"maxCreditsPerGeneration": {"video": 10}}, Modality.VIDEO, video(duration=4)
     )
     assert capped.status == "no_eligible_model" and capped.emptied_by == ["price"]
     assert {r.path for r in capped.blocking()} == {("configId",)}
@@ -318,7 +322,8 @@ async def test_latency_ranks_by_measured_run_times(sessions: async_sessionmaker[
 
 async def test_capacity_fallback_skips_full_models(sessions: async_sessionmaker[AsyncSession]) -> None:
     caller = await principal(sessions)
-    settings = {"optimizeFor": "quality", "fallback": {"onCapacity": True}}
+    two = {"ids": ["gen4_image", "gemini_2.5_flash"], "mode": "allowlist_only"}
+    settings = {"optimizeFor": "quality", "fallback": {"onCapacity": True}, "models": two}
     first = await decide(sessions, caller, settings, Modality.IMAGE, image())
     assert first.chosen.model == "gen4_image" and first.capacity is None
     async with sessions.begin() as session:  # tier 1 runs two tasks of a model at once
@@ -334,7 +339,7 @@ async def test_capacity_fallback_skips_full_models(sessions: async_sessionmaker[
     exhausted = await decide(sessions, caller, settings, Modality.IMAGE, image())
     assert exhausted.chosen.model == "gen4_image"
     assert exhausted.capacity == {"type": "capacity", "allExhausted": True, "skipped": []}
-    off = await decide(sessions, caller, {"optimizeFor": "quality"}, Modality.IMAGE, image())
+    off = await decide(sessions, caller, {"optimizeFor": "quality", "models": two}, Modality.IMAGE, image())
     assert off.chosen.model == "gen4_image" and off.capacity is None
     other = await principal(sessions)  # another organization's slots are its own
     assert (await decide(sessions, other, settings, Modality.IMAGE, image())).capacity is None
