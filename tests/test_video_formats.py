@@ -25,7 +25,7 @@ from runwayml import BadRequestError, RunwayML
 from support import clients
 from support.clients import Delivered, sdk
 from support.server import Server
-from taxiway.catalog.models import Price
+from taxiway.catalog.models import Price, PriceSource
 from taxiway.catalog.video_models import FORMAT_SURCHARGE, OUTPUT_FORMATS
 from taxiway.engines.base import EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.exr_encode import encode_exr
@@ -434,7 +434,7 @@ def test_every_prores_profile_is_accepted_for_prores(formats_client: RunwayML) -
     ],
 )
 def test_deep_formats_cost_more_above_four_megapixels(output_format: str, ratio: str, credits: int) -> None:
-    price = Price(per_second=12, format_surcharge=FORMAT_SURCHARGE)
+    price = Price(source=PriceSource.RUNWAY, per_second=12, format_surcharge=FORMAT_SURCHARGE)
     assert price.credits({"outputFormat": output_format, "ratio": ratio}, 10) == credits
 
 

@@ -117,7 +117,9 @@ def _image(
         ratios=ratios,
         fields=fields,
         defaults=defaults or {},
-        assets=REFERENCE_IMAGES + ((AssetField("maskUri", AssetKind.IMAGE),) if mask else ()),
+        # Only models that take reference images have them to fetch (Recraft takes none).
+        assets=(REFERENCE_IMAGES if "reference_images" in fields else ())
+        + ((AssetField("maskUri", AssetKind.IMAGE),) if mask else ()),
         checks=checks,
         framing=framing or Framing(),
         count_field="outputCount" if count else None,
