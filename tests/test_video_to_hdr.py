@@ -206,7 +206,7 @@ def test_exr_zip_carries_provenance_and_the_source_audio(delivered: dict[str, De
 
 
 def test_the_route_is_in_openapi(server: Server) -> None:
-    schema = httpx.get(f"{server.base_url}/openapi.json").json()
+    schema = httpx.get(f"{server.base_url}/openapi.json", timeout=120).json()  # built on first request
     body = schema["paths"]["/v1/video_to_hdr"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     model = schema["components"]["schemas"][body["$ref"].split("/")[-1]] if "$ref" in body else body
     assert model["required"] == ["model", "videoUri"]

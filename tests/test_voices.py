@@ -388,7 +388,7 @@ def test_the_data_uri_of_a_sample_is_limited_to_5_mb(client: RunwayML) -> None:
 
 
 def test_openapi_describes_the_voice_bodies(server: Server) -> None:
-    schema = httpx.get(f"{server.base_url}/openapi.json").json()
+    schema = httpx.get(f"{server.base_url}/openapi.json", timeout=120).json()  # built on first request
     for path, method, name in [
         ("/v1/voices", "post", "VoiceCreate"),
         ("/v1/voices/{voice_id}", "patch", "VoiceUpdate"),
