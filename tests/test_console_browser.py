@@ -251,8 +251,9 @@ def test_api_reference_renders_offline(page: Page, server: Server) -> None:
 
 
 def test_playground_has_a_form_for_every_model(page: Page, operator_server: Server) -> None:
-    """Every endpoint and model of the catalog gets a form whose body names the model, and a media
-    field of the catalog gets an upload button."""
+    """Every endpoint and model of the catalog can be picked, every form the catalog's models make is
+    drawn with a body that names its model, and a media field of the catalog gets an upload button.
+    Models whose fields and media are the same make the same form: one of each is opened."""
     from taxiway.catalog import ENDPOINTS
 
     page.goto(operator_server.base_url + "/console")
@@ -260,12 +261,23 @@ def test_playground_has_a_form_for_every_model(page: Page, operator_server: Serv
     page.click("button[type=submit]")
     expect(page.locator("#page-title")).to_have_text("Tasks")
     for endpoint in ENDPOINTS.values():
+        forms = {}
         for model in endpoint.models:
+            media = tuple(sorted(field.path for field in model.assets))
+            forms.setdefault((tuple(sorted(model.fields)), media), model)
+        for model in forms.values():
             page.goto(f"{operator_server.base_url}/console#/playground/{endpoint.name}/{model.id}")
             expect(page.locator("#pg-model")).to_have_value(model.id)
             expect(page.locator("#pg-code")).to_contain_text(f'"model": "{model.id}"')
             for path in {field.path for field in model.assets if not set(".[") & set(field.path)}:
+                picker = page.locator(f"select[data-variant={path}]")
+                if picker.count():  # a URI or a list: show its one-file form (an optional one starts unset)
+                    picker.select_option(
+                        picker.evaluate("s => [...s.options].find(o => o.text.startsWith('One ')).value")
+                    )
                 expect(page.locator(f"input[type=file][data-media={path}]")).to_be_attached()
+        offered = page.locator("#pg-model option").evaluate_all("options => options.map(o => o.value)")
+        assert set(offered) >= {model.id for model in endpoint.models}, endpoint.name
 
 
 def test_library_lists_creates_and_deletes(page: Page, operator_server: Server) -> None:

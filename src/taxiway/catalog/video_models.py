@@ -62,6 +62,7 @@ from taxiway.catalog.video_base import (
     PROMPT_IMAGE,
     PRORES_DEFAULT_PROFILE,
     PRORES_FORMAT_PROFILES,
+    PRORES_PROFILE_FITS_FORMAT,
     PRORES_PROFILES,
     SEEDANCE_DURATION,
     SEEDANCE_PROMPT,
@@ -71,7 +72,6 @@ from taxiway.catalog.video_base import (
     VEO_RATIOS,
     first_frame_required,
     keyframe_or_reference_mode,
-    PRORES_PROFILE_FITS_FORMAT,
     unique_positions,
     video_model,
 )
