@@ -11,6 +11,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -673,8 +674,12 @@ def test_cancelled_before_start(index: int) -> None:
 
 
 @pytest.mark.parametrize("index", range(5))
-def test_cancelled_while_encoding_stops_promptly_and_cleans_up(index: int) -> None:
+def test_cancelled_while_encoding_stops_promptly_and_cleans_up(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, request = all_engine_requests()[index]
+    # A temp dir of this test's own: engines of other tests running at the same time make theirs too.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = temp_dirs()
     reported: list[float] = []
     context = RunContext()
