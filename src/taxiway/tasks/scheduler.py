@@ -150,14 +150,18 @@ class Scheduler:
         except Exception:  # the database is gone: the leases lapse on their own
             log.warning("could not hand back the leases of %d tasks", len(interrupted), exc_info=True)
 
+    @property
+    def _held(self) -> set[str]:
+        """The tasks whose leases this replica keeps: running here, or finished and not yet recorded."""
+        return {*self._running, *(outcome.task.id for outcome in self._finished)}
+
     async def heartbeat(self) -> None:
         """Renew the leases of the tasks running here (and of runs finished but not yet recorded), stop
         the engines of those this replica no longer holds (cancelled elsewhere, or taken over after a
         lapse), take over lapsed ones."""
         running = list(self._running)
-        held = [*running, *(outcome.task.id for outcome in self._finished)]
         async with self._sessions.begin() as session:
-            kept = await leases.renew(session, self._replica, held, utcnow(), self._lease_seconds)
+            kept = await leases.renew(session, self._replica, self._held, utcnow(), self._lease_seconds)
         for task_id in set(running) - kept:
             self.cancel(task_id)
         await self.take_over()
@@ -221,9 +225,8 @@ class Scheduler:
         events: list[Callable[[], None]] = []
         async with self._sessions.begin() as session:
             lapsed = leases.lapsed(utcnow(), self._replica if own else None)
-            # Still running here, or finished and not yet recorded: its lease is renewed by the heartbeat.
-            here = {*self._running, *(outcome.task.id for outcome in self._finished)}
-            interrupted = [task for task in await repository.running(session, lapsed) if task.id not in here]
+            held = self._held  # its lease is renewed by the heartbeat
+            interrupted = [task for task in await repository.running(session, lapsed) if task.id not in held]
             given_up = [task for task in interrupted if task.attempts >= self._max_attempts]
             for task in interrupted:
                 if task.attempts < self._max_attempts and await repository.move(
