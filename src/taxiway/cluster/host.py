@@ -80,6 +80,7 @@ class EngineHost:
                 if event is not None and event[0] != PROGRESS:
                     if event[0] == DONE:
                         self.completed += 1
+                    self._forget(request.task_id, cancel)  # before the caller hears the end, not after
                     yield event
                     return
                 if event is not None:
@@ -89,8 +90,13 @@ class EngineHost:
                     yield (PROGRESS, latest)
         finally:
             cancel.set()  # a caller that went away stops the engine too; a finished one never looks
-            with self._lock:
-                self._cancels.pop(request.task_id, None)
+            self._forget(request.task_id, cancel)
+
+    def _forget(self, task_id: str, cancel: threading.Event) -> None:
+        """Drop this run's cancel event, not a retry's that reached the actor since."""
+        with self._lock:
+            if self._cancels.get(task_id) is cancel:
+                del self._cancels[task_id]
 
     def cancel(self, task_id: str) -> bool:
         """Stop the task's engine; True if it was running here, else it stops as soon as it starts."""
