@@ -166,7 +166,11 @@ async def create_task(
             params, issues = await references.resolve(session, principal.organization_id, name, params)
         if issues:
             raise ApiError(400, VALIDATION_FAILED, issues)
-    refused = await asyncio.to_thread(state.engines.refusals, spec.endpoint, spec.id, params)
+    refused = (
+        []
+        if state.engines.refuses_nothing(spec.endpoint, spec.id)
+        else await asyncio.to_thread(state.engines.refusals, spec.endpoint, spec.id, params)
+    )
     if refused:
         raise ApiError(400, VALIDATION_FAILED, _custom_issues(refused))
     checked = await inputs.check_at_submission(state.assets, spec, params, principal.organization_id)

@@ -11,6 +11,7 @@ locks (`tasks.admission`), task rows, usage rollup rows, organization rows (each
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,11 +19,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taxiway.db.tables import LedgerEntry, Organization, UsageDay
+from taxiway.db.tables import LEDGER_ENTRIES, ORGANIZATIONS, USAGE_DAYS, LedgerEntry, Organization, UsageDay
 
 INSUFFICIENT_CREDITS = "You do not have enough credits to run this task."
 
@@ -72,45 +85,71 @@ def _day(now: datetime) -> date:
     return now.astimezone(UTC).date()
 
 
-def month_spend_after(month: date, change: int | ColumnElement[Any]) -> ColumnElement[int]:
-    """The organization's net spend in `month` once `change` is added, for an UPDATE of its row.
+# The month a spend is counted in, bound per execution: the statements below are built once, so a
+# create does not pay for building and hashing them (most of its CPU, before this).
+_MONTH = "month"
+_NEXT_MONTH = "next_month"
+
+
+def month_params(now: datetime) -> dict[str, date]:
+    """The values of the month parameters of `month_spend_after` (and `FUNDS`) at `now`."""
+    month = month_start(now)
+    return {_MONTH: month, _NEXT_MONTH: _next_month(month)}
+
+
+def month_spend_after(change: int | ColumnElement[Any]) -> ColumnElement[int]:
+    """The organization's net spend in the month of `month_params` once `change` is added, for an
+    UPDATE of its row.
 
     The row keeps one month's spend; in another month it is summed once from the daily rollups, which
     this transaction has already updated (rollups are written before the organization's row).
     """
+    month = bindparam(_MONTH, type_=Date)
     summed = (
-        select(func.coalesce(func.sum(UsageDay.credits), 0))
+        select(func.coalesce(func.sum(USAGE_DAYS.c.credits), 0))
         .where(
-            UsageDay.organization_id == Organization.id,
-            UsageDay.day >= month,
-            UsageDay.day < _next_month(month),
+            USAGE_DAYS.c.organization_id == ORGANIZATIONS.c.id,
+            USAGE_DAYS.c.day >= month,
+            USAGE_DAYS.c.day < bindparam(_NEXT_MONTH, type_=Date),
         )
         .scalar_subquery()
     )
-    return case((Organization.spend_month == month, Organization.month_spend + change), else_=summed)
+    return case((ORGANIZATIONS.c.spend_month == month, ORGANIZATIONS.c.month_spend + change), else_=summed)
 
 
-def _insert(session: AsyncSession) -> Any:
+def _insert(dialect: str) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+_APPEND = insert(LEDGER_ENTRIES)
 
 
 async def _append(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await session.execute(insert(LedgerEntry), rows)
+    await session.execute(_APPEND, rows)
+
+
+@functools.cache
+def _usage_upsert(dialect: str) -> Any:
+    """Add `credits` to an (organization, day, model) rollup, creating it at need: the dialect's
+    INSERT … ON CONFLICT."""
+    statement = _insert(dialect)(USAGE_DAYS)
+    return statement.on_conflict_do_update(
+        index_elements=[USAGE_DAYS.c.organization_id, USAGE_DAYS.c.day, USAGE_DAYS.c.model],
+        set_={"credits": USAGE_DAYS.c.credits + statement.excluded.credits},
+    )
 
 
 async def _add_usage(session: AsyncSession, usage: Mapping[tuple[str, date, str], int]) -> None:
     """Add net spend to the (organization, day, model) rollups."""
-    upsert = _insert(session)
+    upsert = _usage_upsert(_dialect(session))
     for (organization_id, day, model), credits in sorted(usage.items()):
-        statement = upsert(UsageDay).values(
-            organization_id=organization_id, day=day, model=model, credits=credits
-        )
         await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[UsageDay.organization_id, UsageDay.day, UsageDay.model],
-                set_={"credits": UsageDay.credits + statement.excluded.credits},
-            )
+            upsert, {"organization_id": organization_id, "day": day, "model": model, "credits": credits}
         )
 
 
@@ -140,27 +179,68 @@ async def _drop_if_unused(session: AsyncSession, organization_id: str, day: date
     )
 
 
+_THIS_ORGANIZATION = ORGANIZATIONS.c.id == bindparam("organization_id", type_=String)
+
+
+def _books_update(with_spend: bool) -> Any:
+    """Add `credits` to an organization's balance (and `spend` to its month's spend)."""
+    values: dict[str, Any] = {
+        "credit_balance": ORGANIZATIONS.c.credit_balance + bindparam("credits", type_=BigInteger),
+        "ledger_version": ORGANIZATIONS.c.ledger_version + 1,
+    }
+    if with_spend:
+        values.update(
+            month_spend=month_spend_after(bindparam("spend", type_=BigInteger)),
+            spend_month=bindparam(_MONTH, type_=Date),
+        )
+    return update(ORGANIZATIONS).where(_THIS_ORGANIZATION).values(values)
+
+
+_BOOKS = {with_spend: _books_update(with_spend) for with_spend in (False, True)}
+
+
 async def _update_books(session: AsyncSession, changes: Mapping[str, tuple[int, int]], now: datetime) -> None:
     """Add (balance change, spend change) to each organization's row: the books lock, taken last."""
-    month = month_start(now)
+    month = month_params(now)
     for organization_id, (credits, spend) in sorted(changes.items()):
-        values: dict[str, Any] = {
-            "credit_balance": Organization.credit_balance + credits,
-            "ledger_version": Organization.ledger_version + 1,
-        }
-        if spend:
-            values.update(month_spend=month_spend_after(month, spend), spend_month=month)
-        await session.execute(update(Organization).where(Organization.id == organization_id).values(values))
+        params = {"organization_id": organization_id, "credits": credits, "spend": spend, **month}
+        await session.execute(_BOOKS[bool(spend)], params)
 
 
-def funds(organization_id: str, now: datetime) -> tuple[ColumnElement[int], ColumnElement[int]]:
-    """An organization's balance and this month's net spend, as scalar subqueries: for a read that
-    refuses before anything is written (the guarded update in `reserve` stays the authority)."""
-    month = month_start(now)
-    row = Organization.id == organization_id
-    balance = select(Organization.credit_balance).where(row).scalar_subquery()
-    spent = select(month_spend_after(month, 0)).where(row).scalar_subquery()
-    return balance, spent
+# An organization's balance and this month's net spend, as scalar subqueries: for a read that refuses
+# before anything is written (the guarded update in `reserve` stays the authority). Bound by
+# `funds_params`.
+FUNDS: tuple[ColumnElement[int], ColumnElement[int]] = (
+    select(ORGANIZATIONS.c.credit_balance).where(_THIS_ORGANIZATION).scalar_subquery(),
+    select(month_spend_after(0)).where(_THIS_ORGANIZATION).scalar_subquery(),
+)
+
+
+def funds_params(organization_id: str, now: datetime) -> dict[str, Any]:
+    return {"organization_id": organization_id, **month_params(now)}
+
+
+def _reserve_update(capped: bool) -> Any:
+    """Take `amount` if the balance covers it (and, `capped`, the month's spend stays within `cap`)."""
+    amount = bindparam("amount", type_=BigInteger)
+    spend = month_spend_after(amount)
+    guards = [_THIS_ORGANIZATION, ORGANIZATIONS.c.credit_balance >= amount]
+    if capped:
+        guards.append(spend <= bindparam("cap", type_=BigInteger))
+    return (
+        update(ORGANIZATIONS)
+        .where(*guards)
+        .values(
+            credit_balance=ORGANIZATIONS.c.credit_balance - amount,
+            month_spend=spend,
+            spend_month=bindparam(_MONTH, type_=Date),
+            ledger_version=ORGANIZATIONS.c.ledger_version + 1,
+        )
+        .returning(ORGANIZATIONS.c.id)
+    )
+
+
+_RESERVE = {capped: _reserve_update(capped) for capped in (False, True)}
 
 
 async def reserve(
@@ -186,22 +266,8 @@ async def reserve(
         ],
     )  # fmt: skip
     await _add_usage(session, {(organization_id, _day(now), model): amount})
-    month = month_start(now)
-    spend = month_spend_after(month, amount)
-    guards = [Organization.id == organization_id, Organization.credit_balance >= amount]
-    if monthly_cap is not None:
-        guards.append(spend <= monthly_cap)
-    booked = await session.scalar(
-        update(Organization)
-        .where(*guards)
-        .values(
-            credit_balance=Organization.credit_balance - amount,
-            month_spend=spend,
-            spend_month=month,
-            ledger_version=Organization.ledger_version + 1,
-        )
-        .returning(Organization.id)
-    )
+    params = {**funds_params(organization_id, now), "amount": amount, "cap": monthly_cap}
+    booked = await session.scalar(_RESERVE[monthly_cap is not None], params)
     if booked is not None:
         return
     await session.execute(
@@ -209,8 +275,7 @@ async def reserve(
     )
     await _add_usage(session, {(organization_id, _day(now), model): -amount})
     await _drop_if_unused(session, organization_id, _day(now), model)
-    row = Organization.id == organization_id
-    spent = int(await session.scalar(select(month_spend_after(month, 0)).where(row)) or 0)
+    spent = int(await session.scalar(select(FUNDS[1]), funds_params(organization_id, now)) or 0)
     if monthly_cap is not None and spent + amount > monthly_cap:
         raise SpendCapReached(monthly_cap, spent)
     raise InsufficientCredits(INSUFFICIENT_CREDITS)
@@ -248,7 +313,7 @@ async def refund_many(session: AsyncSession, refunds: Sequence[Refund], now: dat
     ]  # fmt: skip
     written = (
         await session.execute(
-            _insert(session)(LedgerEntry)
+            _insert(_dialect(session))(LedgerEntry)
             .values(rows)
             .on_conflict_do_nothing(index_elements=[LedgerEntry.task_id, LedgerEntry.kind])
             .returning(LedgerEntry.task_id, LedgerEntry.amount)

@@ -63,6 +63,9 @@ class Organization(Base):
     created_at: Mapped[datetime]
 
 
+ORGANIZATIONS = Base.metadata.tables[Organization.__tablename__]
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
@@ -143,6 +146,10 @@ class LedgerEntry(Base):
     )
 
 
+# Tables for Core statements, as TASKS: the create path's statements are built once from them.
+LEDGER_ENTRIES = Base.metadata.tables[LedgerEntry.__tablename__]
+
+
 class UsageDay(Base):
     """Net credits spent on tasks per organization, UTC day and model: the ledger's task entries summed
     as they are written, so usage reports and the monthly spend read days, not every entry."""
@@ -155,6 +162,9 @@ class UsageDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     model: Mapped[str] = mapped_column(String(64), primary_key=True)
     credits: Mapped[int] = mapped_column(BigInteger)
+
+
+USAGE_DAYS = Base.metadata.tables[UsageDay.__tablename__]
 
 
 class Setting(Base):
@@ -487,3 +497,6 @@ class ModelRunTime(Base):
     # "second" (of output audio or video) or "output" (an image, a file).
     unit: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime]
+
+
+MODEL_RUN_TIMES = Base.metadata.tables[ModelRunTime.__tablename__]

@@ -141,6 +141,8 @@ class EngineRegistry:
             log.warning("%s", problem)
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
+        # Each engine's up-front check once its class was imported (None: it has none).
+        self._checks: dict[str, Callable[[Mapping[str, Any]], Refusals] | None] = {}
 
     def engine_name(self, endpoint: str, model_id: str) -> str:
         return self._overrides.get(model_id) or model_spec(endpoint, model_id).engine
@@ -157,8 +159,18 @@ class EngineRegistry:
         reference = self.engine_name(endpoint, model_id)
         if reference == RECIPE_ENGINE:  # a recipe's steps are checked when they are planned
             return []
-        check = getattr(_factory(reference), "refusals", None)
-        return list(check(params)) if callable(check) else []
+        if reference not in self._checks:
+            check = getattr(_factory(reference), "refusals", None)
+            self._checks[reference] = check if callable(check) else None
+        check = self._checks[reference]
+        return list(check(params)) if check is not None else []
+
+    def refuses_nothing(self, endpoint: str, model_id: str) -> bool:
+        """Whether `refusals` is known to answer [] without asking the engine: then the event loop
+        need not hand it to a thread (a first ask imports the engine's module, and a check may run
+        a program, as dubbing's lists the installed translation pairs)."""
+        reference = self.engine_name(endpoint, model_id)
+        return reference == RECIPE_ENGINE or (reference in self._checks and self._checks[reference] is None)
 
     def get(self, endpoint: str, model_id: str) -> Engine:
         """Called from worker threads, so that loading weights never blocks the event loop."""

@@ -9,16 +9,18 @@ held up by it (credits have their own lock, taken last: `billing.ledger`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taxiway.billing.quotas import DAY
 from taxiway.billing.tiers import ModelLimits
-from taxiway.db.tables import Task
+from taxiway.db.tables import TASKS
 from taxiway.status import ACTIVE, TaskStatus
 
 
@@ -47,7 +49,27 @@ async def lock(session: AsyncSession, organization_id: str, model: str) -> None:
 
 
 def _count(*where: ColumnElement[bool]) -> ColumnElement[int]:
-    return select(func.count()).select_from(Task).where(*where).scalar_subquery()
+    return select(func.count()).select_from(TASKS).where(*where).scalar_subquery()
+
+
+@functools.cache
+def _statement(daily: bool, active: bool, also: tuple[ColumnElement[Any], ...]) -> Select[Any]:
+    """The counts a tier's limits need, built once per kind of limits (and `also`): a create binds
+    the values, and SQLAlchemy skips building and hashing the query."""
+    scope = (
+        TASKS.c.organization_id == bindparam("organization_id", type_=String),
+        TASKS.c.model == bindparam("model", type_=String),
+    )
+    day = (
+        TASKS.c.created_at > bindparam("day_start", type_=TASKS.c.created_at.type),
+        TASKS.c.created_at <= bindparam("now", type_=TASKS.c.created_at.type),
+    )
+    counts = (
+        _count(*scope, *day) if daily else literal(0),
+        _count(*scope, TASKS.c.status.in_([status.value for status in ACTIVE])) if active else literal(0),
+        exists().where(*scope, TASKS.c.status == TaskStatus.THROTTLED.value),
+    )
+    return select(*counts, *also)
 
 
 async def read(
@@ -56,21 +78,12 @@ async def read(
     model: str,
     now: datetime,
     limits: ModelLimits,
-    *also: ColumnElement[Any],
+    also: tuple[ColumnElement[Any], ...] = (),
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[Slots, tuple[Any, ...]]:
     """The counts `limits` needs, in one query of index range scans (no history beyond the day), and
-    the values of the scalar expressions `also`, read in the same round trip."""
-    scope = (Task.organization_id == organization_id, Task.model == model)
-    daily = (
-        literal(0)
-        if limits.max_daily is None
-        else _count(*scope, Task.created_at > now - DAY, Task.created_at <= now)
-    )
-    active = (
-        literal(0)
-        if limits.max_concurrent is None
-        else _count(*scope, Task.status.in_([status.value for status in ACTIVE]))
-    )
-    waiting = exists().where(*scope, Task.status == TaskStatus.THROTTLED.value)
-    row = tuple((await session.execute(select(daily, active, waiting, *also))).one())
+    the values of the scalar expressions `also` (bound by `params`), read in the same round trip."""
+    statement = _statement(limits.max_daily is not None, limits.max_concurrent is not None, also)
+    values = {"organization_id": organization_id, "model": model, "day_start": now - DAY, "now": now}
+    row = tuple((await session.execute(statement, {**(params or {}), **values})).one())
     return Slots(daily=int(row[0]), active=int(row[1]), waiting=bool(row[2])), row[3:]

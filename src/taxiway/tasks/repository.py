@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taxiway.clock import utcnow
@@ -44,6 +45,23 @@ async def read_view(connection: AsyncConnection, organization_id: str, task_id: 
     return result.first()
 
 
+@functools.cache
+def _move_statement(
+    target: TaskStatus, sources: frozenset[TaskStatus], leased: bool, columns: tuple[str, ...]
+) -> Update:
+    """A guarded status update, built once per kind (most tasks settle the same two or three ways):
+    a move binds its values, and SQLAlchemy skips building and hashing the statement."""
+    statuses = sorted(source.value for source in sources)
+    guards = [
+        TASKS.c.id == bindparam("task_id", type_=TASKS.c.id.type),
+        TASKS.c.status == statuses[0] if len(statuses) == 1 else TASKS.c.status.in_(statuses),
+    ]
+    if leased:
+        guards.append(TASKS.c.lease_owner == bindparam("leased_to", type_=TASKS.c.lease_owner.type))
+    values = {column: bindparam(f"set_{column}", type_=TASKS.c[column].type) for column in columns}
+    return update(TASKS).where(*guards).values(status=target.value, **values)
+
+
 async def move(
     session: AsyncSession,
     task_id: str,
@@ -56,13 +74,12 @@ async def move(
     """Set `target` if the task is in a status that may legally reach it (and, given `leased_to`, that
     replica still holds its lease); False when it was not."""
     sources = sources_for(target) if only_from is None else frozenset(only_from) & sources_for(target)
-    held = [Task.lease_owner == leased_to] if leased_to is not None else []
-    result = await session.execute(
-        update(Task)
-        .where(Task.id == task_id, Task.status.in_([s.value for s in sources]), *held)
-        .values(status=target.value, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
+    if not sources:
+        return False
+    values["updated_at"] = utcnow()
+    statement = _move_statement(target, sources, leased_to is not None, tuple(sorted(values)))
+    params = {f"set_{column}": value for column, value in values.items()}
+    result = await session.execute(statement, {**params, "task_id": task_id, "leased_to": leased_to})
     return bool(getattr(result, "rowcount", 0) == 1)
 
 

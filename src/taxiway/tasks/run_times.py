@@ -8,16 +8,18 @@ Latency routing ranks models by it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taxiway.db.tables import ModelRunTime
+from taxiway.db.tables import MODEL_RUN_TIMES, ModelRunTime
 
 # Weight of the newest run in the average.
 SMOOTHING = 0.3
@@ -51,24 +53,32 @@ async def record(
     if started is None:
         return
     value, unit = per_unit(max((finished - started).total_seconds(), 0.0), output_seconds, outputs)
-    dialect = session.get_bind().dialect.name
+    first, fold = _statements(session.get_bind().dialect.name)
+    row = {"endpoint": endpoint, "model": model, "unit": unit, "updated_at": finished}
+    await session.execute(first, {**row, "runs": 0, "seconds_per_unit": value})
+    await session.execute(fold, {f"new_{key}": item for key, item in row.items()} | {"new_value": value})
+
+
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """Create a model's row if it has none; fold a run into it. Built once, bound per run."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    first = {"runs": 0, "seconds_per_unit": value, "unit": unit, "updated_at": finished}
-    await session.execute(
-        insert(ModelRunTime).values(endpoint=endpoint, model=model, **first).on_conflict_do_nothing()
-    )
-    fresh = or_(ModelRunTime.runs == 0, ModelRunTime.unit != unit)
-    average = ModelRunTime.seconds_per_unit + SMOOTHING * (value - ModelRunTime.seconds_per_unit)
-    await session.execute(
-        update(ModelRunTime)
-        .where(ModelRunTime.endpoint == endpoint, ModelRunTime.model == model)
+    table = MODEL_RUN_TIMES.c
+    value = bindparam("new_value", type_=table.seconds_per_unit.type)
+    unit = bindparam("new_unit", type_=table.unit.type)
+    fresh = or_(table.runs == 0, table.unit != unit)
+    average = table.seconds_per_unit + SMOOTHING * (value - table.seconds_per_unit)
+    fold = (
+        update(MODEL_RUN_TIMES)
+        .where(table.endpoint == bindparam("new_endpoint"), table.model == bindparam("new_model"))
         .values(
-            runs=ModelRunTime.runs + 1,
+            runs=table.runs + 1,
             seconds_per_unit=case((fresh, value), else_=average),
             unit=unit,
-            updated_at=finished,
+            updated_at=bindparam("new_updated_at", type_=table.updated_at.type),
         )
     )
+    return insert(MODEL_RUN_TIMES).on_conflict_do_nothing(), fold
 
 
 async def known(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RunTime]:

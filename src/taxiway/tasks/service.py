@@ -33,6 +33,9 @@ class Deletion:
     output_prefix: str | None
 
 
+_INSERT = sa.insert(TASKS)  # built once: the values are bound per create
+
+
 def output_prefix(task_id: str) -> str:
     return f"tasks/{task_id}"
 
@@ -60,7 +63,7 @@ async def submit(
     now = utcnow()
     await admission.lock(session, organization_id, model)
     slots, (balance, spent) = await admission.read(
-        session, organization_id, model, now, limits, *ledger.funds(organization_id, now)
+        session, organization_id, model, now, limits, ledger.FUNDS, ledger.funds_params(organization_id, now)
     )
     quotas.check_daily(model, slots.daily, limits.max_daily)
     quotas.check_funds(principal.tier, credits, int(balance), int(spent))  # before writing anything
@@ -84,7 +87,7 @@ async def submit(
         "created_at": now,
         "updated_at": now,
     }
-    await session.execute(sa.insert(TASKS).values(values))
+    await session.execute(_INSERT, values)
     try:
         await quotas.reserve(session, organization_id, principal.tier, task_id, model, credits, now)
     except (quotas.QuotaExceeded, ledger.InsufficientCredits):
