@@ -27,12 +27,14 @@ from runwayml.types.avatar_conversation_retrieve_response import Ended, EndedTra
 from sqlalchemy import bindparam, text
 
 from conformance.media import png
+from support.clients import documented
 from support.fake_room import FakeRoom
 from support.postgres import postgres_cluster, run_in_thread
 from support.server import READY_TIMEOUT, free_port
 from support.speech_doubles import ToneSynthesizer, ToneTranscriber
 from taxiway.accounts.keys import generate_key
 from taxiway.accounts.repository import create_key, create_organization
+from taxiway.api.conversations import AvatarUsageView, ConversationPage, ConversationView
 from taxiway.app import create_app
 from taxiway.config import Settings
 from taxiway.db.engine import alembic_config, create_engine, session_factory
@@ -221,6 +223,7 @@ def test_transcript_is_kept_as_the_call_goes_and_whole_after_end_call(live: Live
     assert running.status == "in_progress" and running.max_duration == 120
     assert running.started_at is not None and running.duration is not None
     assert [(t.role, t.content) for t in running.transcript] == [("assistant", "hi there")]
+    documented(ConversationView, running)
 
     call.say("show caption hi")
     call.say("lookup order 42")  # no backend serves it: the RPC fails
@@ -267,7 +270,8 @@ def test_transcript_is_kept_as_the_call_goes_and_whole_after_end_call(live: Live
     assert set(body) == fields(Ended)
     assert all(set(entry) <= fields(EndedTranscript) for entry in body["transcript"])
     listed = raw(live, "/v1/avatar_conversations", limit=1)
-    assert set(listed) == {"data", "nextCursor"}
+    documented(ConversationView, body)
+    documented(ConversationPage, listed)
     assert set(listed["data"][0]) == fields(AvatarConversationListResponse)
 
     summary = next(c for c in client.avatar_conversations.list(limit=100) if c.id == call.id)
@@ -309,6 +313,8 @@ def test_list_pages_filters_and_isolates_organizations(live: LiveServer) -> None
     assert [c.id for c in mine] == [made[3]]
     assert mine[0].avatar is not None and mine[0].avatar.type == "custom"
     assert (mine[0].avatar.id, mine[0].avatar.name) == (avatar.id, "Host")
+    documented(ConversationPage, first, client.avatar_conversations.list(limit=10, avatar=avatar.id))
+    documented(ConversationView, client.avatar_conversations.retrieve(made[3]))
     detail = client.avatar_conversations.retrieve(made[3]).avatar
     assert detail is not None and detail.type == "custom" and detail.image_url
     assert httpx.get(detail.image_url).status_code == 200  # a signed URL the server serves
@@ -329,6 +335,7 @@ def test_list_pages_filters_and_isolates_organizations(live: LiveServer) -> None
     client.avatars.delete(avatar.id)  # the record keeps its name; the id is gone
     gone = client.avatar_conversations.list(limit=10, avatar=avatar.id).data[0].avatar
     assert gone is not None and gone.type == "custom" and gone.id is None
+    documented(ConversationView, client.avatar_conversations.retrieve(made[3]))
 
     outsider = live.new_org("conversation-outsider")
     assert all(c.id not in made for c in outsider.avatar_conversations.list(limit=100))
@@ -369,6 +376,7 @@ def test_usage_sums_the_sessions_that_ran(live: LiveServer) -> None:
     assert usage.total_sessions == 3
     body = raw(live, "/v1/avatar_usage", startDate=start.isoformat(), endDate=end.isoformat())
     assert set(body) == fields(AvatarGetUsageResponse)
+    documented(AvatarUsageView, body, empty)
     assert usage.total_seconds == ran + 90 and ran >= 1
     assert usage.avg_duration_seconds == round((ran + 90) / 2)
     assert sum(day.sessions for day in usage.by_day) == 3

@@ -14,9 +14,10 @@ from PIL import Image
 from runwayml import BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import png
-from support.clients import sdk
+from support.clients import documented, sdk
 from support.https_assets import AssetServer, Route, image_bytes, video_bytes
 from support.server import Server
+from taxiway.api.avatars import AvatarPage, AvatarView
 from taxiway.avatars.tokens import KNOWLEDGE_TOKEN_LIMIT, count_tokens
 from taxiway.avatars.voices import LIVE_VOICES
 
@@ -58,6 +59,7 @@ def test_processing_to_ready_with_a_data_uri(client: RunwayML) -> None:
     assert ready.reference_image_uri and ready.processed_image_uri
     assert fetch_image(ready.reference_image_uri).size == (400, 300)
     processed = fetch_image(ready.processed_image_uri)  # a preview of the 1088x704 frame
+    documented(AvatarView, created, ready)
     assert processed.width <= 512 and abs(processed.width / processed.height - 1088 / 704) < 0.01
 
 
@@ -80,6 +82,7 @@ def test_unusable_images(client: RunwayML) -> None:
     assert failed.status == "FAILED"
     assert "too small" in failed.failure_reason
     assert failed.reference_image_uri is None
+    documented(AvatarView, failed)
 
 
 def test_https_reference_image_that_is_not_an_image_fails(
@@ -130,6 +133,7 @@ def test_update_fields_documents_and_image(client: RunwayML) -> None:
     assert updated.voice.type == "runway-live-preset" and updated.voice.name == "Clara"
     assert updated.document_ids == [second.id, first.id]
     assert updated.status == "READY"  # no new image: no new processing
+    documented(AvatarView, updated)
     assert updated.updated_at > ready.updated_at
 
     assert client.avatars.update(avatar.id, start_script=None).start_script is None
@@ -198,6 +202,7 @@ def test_list_pages_and_isolation(server: Server, client: RunwayML) -> None:
     ]
     pages = list(other.avatars.list(limit=2).iter_pages())
     assert [len(page.data) for page in pages] == [2, 2, 1]
+    documented(AvatarPage, *pages)
     assert [a.id for a in other.avatars.list(limit=2)] == made[::-1]  # newest first, every page
     with pytest.raises(BadRequestError):
         other.avatars.list(limit=101)

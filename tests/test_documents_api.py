@@ -7,8 +7,9 @@ import pytest
 from runwayml import BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import png
-from support.clients import sdk
+from support.clients import documented, sdk
 from support.server import Server
+from taxiway.api.documents import DocumentPage, DocumentView
 from taxiway.avatars.tokens import KNOWLEDGE_TOKEN_LIMIT, count_tokens
 
 VOICE = {"type": "runway-live-preset", "preset_id": "clara"}
@@ -43,6 +44,7 @@ def test_create_retrieve_update_delete(client: RunwayML) -> None:
     fetched = client.documents.retrieve(created.id)
     assert (fetched.name, fetched.content) == ("Hours", "We open at 8.")
     assert fetched.updated_at > created.updated_at
+    documented(DocumentView, created, fetched)
 
     with pytest.raises(BadRequestError) as info:
         client.documents.update(created.id)  # no field at all
@@ -90,6 +92,8 @@ def test_used_by_and_delete_detaches(client: RunwayML) -> None:
     assert [(a.id, a.name) for a in used_by] == [(avatar.id, "Support")]
     summaries = client.documents.list(limit=100, sort="updatedAt", order="desc")
     assert any(d.id == document.id and d.used_by[0].id == avatar.id for d in summaries)
+    documented(DocumentPage, summaries)
+    documented(DocumentView, client.documents.retrieve(document.id))
 
     client.documents.delete(document.id)
     assert client.avatars.retrieve(avatar.id).document_ids == []

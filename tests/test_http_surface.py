@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import runwayml.resources
+from pydantic import TypeAdapter
 from runwayml import AuthenticationError, BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import png
 from support.clients import sdk
 from support.server import Server
+from taxiway.app import create_app
+from taxiway.config import Settings
 
 VERSION = {"X-Runway-Version": "2024-11-06"}
 
@@ -284,6 +289,115 @@ def test_openapi_and_docs(server: Server) -> None:
     assert "NUL" in schema["info"]["description"]
     references = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(schema)))
     assert references <= set(components), references - set(components)
+
+
+def _open_objects(schema: object, components: dict[str, Any], seen: set[str]) -> list[str]:
+    """The object schemas reachable from `schema` that allow properties they do not list."""
+    if isinstance(schema, list):
+        return [found for item in schema for found in _open_objects(item, components, seen)]
+    if not isinstance(schema, dict):
+        return []
+    open_ = []
+    if (ref := schema.get("$ref")) is not None:
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            open_ += _open_objects(components[name], components, seen)
+    if "properties" in schema and schema.get("additionalProperties") is not False:
+        open_.append(str(schema.get("title", schema["properties"].keys())))
+    return open_ + [
+        found
+        for key, value in schema.items()
+        if key not in ("$ref", "default", "examples")
+        for found in _open_objects(value, components, seen)
+    ]
+
+
+def _fields(schema: Any, components: dict[str, Any], required: bool = False, prefix: str = "") -> set[str]:
+    """Every field a JSON Schema allows (or with `required`, requires), as dotted paths
+    (`data[].voice.name`, `output{}`): union branches merged, so two schemas of one answer compare."""
+    if not isinstance(schema, dict):
+        return set()
+    if (ref := schema.get("$ref")) is not None:
+        return _fields(components[ref.rsplit("/", 1)[1]], components, required, prefix)
+    found = set()
+    for branch in [b for key in ("anyOf", "oneOf", "allOf") for b in schema.get(key, [])]:
+        found |= _fields(branch, components, required, prefix)
+    for name, field in schema.get("properties", {}).items():
+        if not required or name in schema.get("required", ()):
+            found |= {prefix + name} | _fields(field, components, required, f"{prefix}{name}.")
+    for key, mark in (("items", "[]."), ("additionalProperties", "{}.")):
+        found |= _fields(schema.get(key), components, required, prefix.removesuffix(".") + mark)
+    return found
+
+
+SDK_ANSWER = re.compile(
+    r'self\._(get_api_list|get|post|patch|put|delete)\(\s*(?:path_template\(\s*)?f?"(/v1/[^"]*)"[\s\S]*?'
+    r"(?:cast_to=(?:cast\(\s*(?:Any|Type\[\w+\]),\s*)?(?:create_(?:async_)?waitable_resource\(\s*)?(\w+)"
+    r"|page=(?:Sync|Async)CursorPage\[(\w+)\])"
+)
+# Fields served beyond what runwayml 5.24.0 declares, each for a reason.
+BEYOND_THE_SDK = {
+    ("GET", "/v1/voices"): {"hasMore"},  # the real API's voice pages carry it
+    ("POST", "/v1/avatar_videos"): {"estimatedCost", "estimatedCost.credits"},  # as every other create
+}
+
+
+Fields = tuple[set[str], set[str]]  # every field, the required ones
+
+
+def sdk_answers() -> dict[tuple[str, str], Fields | None]:
+    """(method, path) -> the fields of the answer the official Python SDK parses; None for no body."""
+    root = Path(runwayml.resources.__file__).parent
+    found: dict[tuple[str, str], Fields | None] = {}
+    for source in root.rglob("*.py"):
+        parts = source.relative_to(root).with_suffix("").parts
+        module = importlib.import_module(".".join(("runwayml", "resources", *parts)))
+        for call, path, cast_to, item in SDK_ANSWER.findall(source.read_text()):
+            key = ("GET" if call == "get_api_list" else call.upper(), re.sub(r"\{[^}]*\}", "{}", path))
+            if cast_to == "NoneType":
+                found[key] = None
+                continue
+            schema = TypeAdapter(getattr(module, cast_to or item)).json_schema(by_alias=True)
+            every, needed = (_fields(schema, schema.get("$defs", {}), required) for required in (False, True))
+            if item:  # a page of them
+                every, needed = ({"data", "nextCursor"} | {f"data[].{f}" for f in s} for s in (every, needed))
+            found[key] = every, needed
+    return found
+
+
+def test_every_api_operation_documents_its_answer(tmp_path: Path) -> None:
+    """Schema-driven clients and fuzzers read /openapi.json: every 2xx of /v1 is a body schema that lists
+    its fields and no others, or a bodiless 204; where the SDK parses the answer, the fields are its own."""
+    schema = create_app(Settings(data_dir=tmp_path)).openapi()
+    components = schema["components"]["schemas"]
+    sdk = sdk_answers()
+    assert len(sdk) == 66 and sdk[("DELETE", "/v1/tasks/{}")] is None
+    every, needed = sdk[("GET", "/v1/avatars")] or (set(), set())
+    assert "data[].voice.deleted" in needed and "data[].processedImageUri" in every - needed
+    undocumented, open_, unlike_the_sdk = [], [], []
+    for path, methods in schema["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, operation in methods.items():
+            key = (method.upper(), re.sub(r"\{[^}]*\}", "{}", path))
+            answers = {code: a for code, a in operation["responses"].items() if code.startswith("2")}
+            if set(answers) == {"204"}:
+                assert "content" not in answers["204"] and sdk.get(key, None) is None, key
+                continue
+            body = [a.get("content", {}).get("application/json", {}).get("schema") for a in answers.values()]
+            if not any(body):
+                undocumented.append(key)
+            open_ += [(*key, name) for name in _open_objects(body, components, set())]
+            if (theirs := sdk.get(key)) is not None:
+                documented = _fields(body[0], components), _fields(body[0], components, required=True)
+                extra = documented[0] - theirs[0] - BEYOND_THE_SDK.get(key, set())
+                missing = theirs[1] - documented[1]
+                if extra or missing:
+                    unlike_the_sdk.append((key, sorted(extra), sorted(missing)))
+    assert not undocumented, undocumented
+    assert not open_, open_
+    assert not unlike_the_sdk, unlike_the_sdk
 
 
 def test_output_urls_are_signed(client: RunwayML) -> None:

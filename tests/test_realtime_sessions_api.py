@@ -19,10 +19,11 @@ import pytest
 from runwayml import BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import png
-from support.clients import balance, sdk
+from support.clients import balance, documented, sdk
 from support.server import Server
 from taxiway import clock
 from taxiway.accounts.repository import Principal, create_organization
+from taxiway.api.realtime import RoomAccess, SessionCreated, SessionView, render_session
 from taxiway.billing import ledger
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
@@ -107,7 +108,9 @@ def test_create_ready_consume_once(live: Server) -> None:
     assert response.status_code == 200, response.text
     assert response.headers["access-control-allow-origin"] == "*"
     body = response.json()
-    assert set(body) == {"url", "token", "roomName"}
+    documented(RoomAccess, body)
+    documented(SessionCreated, created)
+    documented(SessionView, ready)
     assert body["url"] == LIVEKIT_URL
     assert body["roomName"] == f"session-{created.id}"
     claims = livekit_claims(body["token"])
@@ -163,6 +166,7 @@ def test_connect_backend_gives_a_hidden_participant(live: Server) -> None:
     )
     assert response.status_code == 200, response.text
     body = response.json()
+    documented(RoomAccess, body)
     assert body["roomName"] == f"session-{created.id}" and body["url"] == LIVEKIT_URL
     claims = livekit_claims(body["token"])
     assert claims["sub"] == f"backend:{created.id}"
@@ -179,6 +183,7 @@ def test_unconsumed_session_expires_as_no_participant_and_is_refunded(live: Serv
     failed = wait_status(client, created.id, "FAILED")
     assert failed.failure_code == "TALKING_AVATAR.NO_PARTICIPANT"
     assert failed.failure == "No participants joined the session"
+    documented(SessionView, failed)
     assert balance(live, "expiring") == 1000
     assert consume(live, created.id, ready.session_key).status_code == 409
 
@@ -188,7 +193,9 @@ def test_delete_cancels_and_refunds(live: Server) -> None:
     created = client.realtime_sessions.create(model="gwm1_avatars", avatar=PRESET, max_duration=60)
     assert balance(live, "cancelling") == 1000 - lifecycle.credits_for(60)
     assert client.realtime_sessions.delete(created.id) is None
-    assert client.realtime_sessions.retrieve(created.id).status == "CANCELLED"
+    cancelled = client.realtime_sessions.retrieve(created.id)
+    assert cancelled.status == "CANCELLED"
+    documented(SessionView, cancelled)
     assert balance(live, "cancelling") == 1000
     client.realtime_sessions.delete(created.id)  # a finished session stays as it is
     assert client.realtime_sessions.retrieve(created.id).status == "CANCELLED"
@@ -358,10 +365,13 @@ async def _row(service: SessionService, session_id: str) -> RealtimeSession:
 async def _running(service: SessionService, principal: Principal, max_duration: int = 300) -> str:
     params = {"model": "gwm1_avatars", "avatar": {"type": "runway-preset", "presetId": "influencer"}}
     row = await service.create(principal, {**params, "maxDuration": max_duration})
+    views = [render_session(row, service)]
     await service.tick()
     assert (await _row(service, row.id)).status == "READY"
     await service.mark_running(row.id)
-    assert (await _row(service, row.id)).status == "RUNNING"
+    running = await _row(service, row.id)
+    assert running.status == "RUNNING"
+    documented(SessionView, *views, render_session(running, service))
     return row.id
 
 
@@ -378,6 +388,7 @@ async def test_worker_completion_charges_the_seconds_that_ran(
     await sessions.complete(session_id, 90)
     row = await _row(sessions, session_id)
     assert (row.status, row.duration, row.cost_credits) == ("COMPLETED", 90, lifecycle.credits_for(90))
+    documented(SessionView, render_session(row, sessions))
     assert await _balance(sessions, principal.organization_id) == 1_000 - lifecycle.credits_for(90)
     await sessions.fail(session_id, "X", "late")  # terminal stays terminal
     assert (await _row(sessions, session_id)).status == "COMPLETED"

@@ -21,9 +21,11 @@ import pytest
 from runwayml import BadRequestError, NotFoundError, RunwayML
 
 from conformance.media import data_uri, png
-from support.clients import sdk
+from support.clients import documented, sdk
 from support.server import ENGINE_CACHE, Server
 from taxiway.accounts.repository import Principal, create_organization
+from taxiway.api.avatars import AvatarView
+from taxiway.api.voices import VoiceCreated, VoicePage, VoicePreviewed, VoiceView
 from taxiway.clock import utcnow
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
@@ -191,12 +193,15 @@ def test_text_voices_list_update_delete_and_isolation(server: Server, client: Ru
         headers={"Authorization": f"Bearer {other.api_key}", "X-Runway-Version": "2024-11-06"},
     ).json()
     assert raw["hasMore"] is True and raw["nextCursor"]
+    documented(VoicePage, raw)
+    documented(VoiceView, other.voices.retrieve(made[1]))
 
     ready = wait_done(other, made[0])
     assert ready.status == "READY" and ready.description is None
     assert download_mp3(ready.preview_url).seconds > 3.0
     renamed = other.voices.update(made[0], name="Old sailor", description="Gravelly")
     assert (renamed.name, renamed.description, renamed.status) == ("Old sailor", "Gravelly", "READY")
+    documented(VoiceView, ready, renamed)
     assert other.voices.update(made[0], description=None).description is None
     assert other.voices.retrieve(made[0]).name == "Old sailor"
 
@@ -218,6 +223,7 @@ def test_text_voices_list_update_delete_and_isolation(server: Server, client: Ru
 def test_preview_returns_a_signed_mp3_of_the_designed_voice(client: RunwayML) -> None:
     preview = client.voices.preview(model="eleven_multilingual_ttv_v2", prompt=PROMPTS[1])
     assert 3.0 < preview.duration_secs < 12.0
+    documented(VoicePreviewed, preview)
     clip = download_mp3(preview.url)
     assert abs(clip.seconds - preview.duration_secs) < 0.1
     assert httpx.get(preview.url.replace("sig=", "sig=0")).status_code == 403
@@ -254,6 +260,8 @@ def test_bad_inputs_are_400_naming_the_field(client: RunwayML) -> None:
     silent = client.voices.create(name="Quiet", from_={"type": "audio", "audio": tone(12)})
     failed = wait_done(client, silent.id)
     assert failed.status == "FAILED" and failed.failure_reason.startswith("from.audio: ")
+    documented(VoiceView, failed)
+    documented(VoiceCreated, silent)
     with pytest.raises(BadRequestError) as info:
         client.voices.update(silent.id, name=None)  # type: ignore[arg-type]
     assert issue_paths(info.value) == [["name"]]
@@ -310,6 +318,7 @@ def test_avatars_speak_with_ready_custom_voices(server: Server, client: RunwayML
     client.voices.delete(made.id)
     gone = client.avatars.retrieve(created.id).voice
     assert gone.type == "custom" and gone.deleted and gone.name is None and gone.id == made.id
+    documented(AvatarView, created, client.avatars.retrieve(created.id))
 
 
 # --- a live session's voice -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from runwayml import RunwayML
 from runwayml.lib.polling import WorkflowInvocationFailedError
 
 from conformance.probe import probe
-from support.clients import balance, sdk
+from support.clients import balance, documented, sdk
 from support.server import Server
 from support.workflow_graphs import (
     KEYFRAMES,
@@ -27,6 +27,7 @@ from support.workflow_graphs import (
     STILL_AND_MOVE_COST,
     write,
 )
+from taxiway.api.workflows import InvocationStarted, InvocationView, WorkflowList, WorkflowView
 from taxiway.workflows.graph import GraphError, parse
 from taxiway.workflows.invocations import resolve_inputs
 
@@ -143,6 +144,8 @@ def test_a_workflow_runs_its_nodes_as_tasks_through_the_python_sdk(
     assert workflow_id in [version.id for version in listed["Keyframe teaser"].versions]
     shown = client.workflows.retrieve(workflow_id)
     assert (shown.name, shown.graph.version, len(shown.graph.nodes)) == ("Keyframe teaser", 1, 4)
+    documented(WorkflowList, client.workflows.list())
+    documented(WorkflowView, shown)
 
     before = balance(server)
     outputs: Any = {"prompt": {"text": {"type": "primitive", "value": "a red boat at sea"}}}
@@ -150,7 +153,10 @@ def test_a_workflow_runs_its_nodes_as_tasks_through_the_python_sdk(
     started = client.workflows.run(workflow_id, node_outputs=outputs, extra_headers=retry)
     again = client.workflows.run(workflow_id, node_outputs=outputs, extra_headers=retry)
     assert again.id == started.id  # a retry with the key: one run, charged once (below)
+    documented(InvocationStarted, started, again)
+    documented(InvocationView, client.workflow_invocations.retrieve(started.id))  # not done yet
     done = client.workflow_invocations.retrieve(started.id).wait_for_task_output(timeout=300)
+    documented(InvocationView, done)
     assert done.status == "SUCCEEDED"
     assert done.node_errors is None
     assert done.cost is not None and done.cost.credits == KEYFRAMES_COST
@@ -194,6 +200,7 @@ def test_a_run_succeeds_with_failed_nodes_listed(server: Server, client: RunwayM
     assert done.node_errors["grade"].failure_code is None  # never started: its input failed
     assert "Move" in done.node_errors["grade"].message
     assert done.cost is not None and done.cost.credits == 5  # the failed clip was refunded
+    documented(InvocationView, done)
 
     # Without the still as a final node the same failure fails the run.
     only_clip = copy.deepcopy(PARTIAL)
@@ -205,6 +212,7 @@ def test_a_run_succeeds_with_failed_nodes_listed(server: Server, client: RunwayM
             timeout=300
         )
     details = failed.value.invocation_details
+    documented(InvocationView, details)
     assert details.status == "FAILED"
     assert details.failure_code == "ASSET.INVALID"
     assert "Move" in details.failure

@@ -21,7 +21,7 @@ from support.clients import sdk
 from support.server import OPERATOR_TOKEN, Server
 from taxiway.accounts.keys import display_prefix
 from taxiway.api.generate import AudioGenerated, ImageGenerated, VideoGenerated
-from taxiway.api.routers import RouterPage, RouterView
+from taxiway.api.routers import RouterDecisionPage, RouterPage, RouterView
 
 NODE_DIR = Path(__file__).parent / "node"
 # Holds a task THROTTLED for a while: its model is then full for the organization (a new task would
@@ -167,7 +167,9 @@ def test_generate_routes_falls_back_on_capacity_and_lists_its_decisions(
     with pytest.raises(runwayml.NotFoundError):
         client.generate.image.create(config_id="no-such-router", input={"prompt_text": "a kite"})
 
-    decisions = client.routers.list_requests(stills.id, limit=10).data
+    page = client.routers.list_requests(stills.id, limit=10)
+    RouterDecisionPage.model_validate(page.to_dict())
+    decisions = page.data
     assert [d.status for d in decisions] == ["no_eligible_model", "routed", "routed"]
     refusal, fallback, plain = decisions
     assert refusal.emptied_by == ["allow_deny"] and refusal.task_id is None and refusal.reason_code is None

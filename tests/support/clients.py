@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import runwayml.lib.polling
+from pydantic import TypeAdapter
 from runwayml import AsyncRunwayML, RunwayML
 
 from support.server import Server
@@ -29,6 +30,14 @@ def async_sdk(server: Server, key: str | None = None) -> AsyncRunwayML:
     return AsyncRunwayML(
         base_url=server.base_url, api_key=key or server.key, _strict_response_validation=True, max_retries=0
     )
+
+
+def documented(shape: Any, *answers: Any) -> None:
+    """Each answer (an SDK object or raw JSON) is what /openapi.json documents for its route, field for
+    field: `shape` is the route's `response_model`, which forbids fields it does not list."""
+    adapter = TypeAdapter(shape)
+    for answer in answers:
+        adapter.validate_python(answer.to_dict() if hasattr(answer, "to_dict") else answer)
 
 
 def balance(server: Server, organization: str = "default") -> int:

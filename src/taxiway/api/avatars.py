@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +20,7 @@ from taxiway.api import idempotency
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import error_responses
+from taxiway.api.schemas import Answer, error_responses
 from taxiway.assets.intake import AssetRejected
 from taxiway.assets.kinds import AssetKind
 from taxiway.avatars import processing, repository, service
@@ -102,6 +103,57 @@ class AvatarUpdate(StrictBody):
     documentIds: list[str] | None = omittable()
     imageProcessing: Literal["optimize", "none"] | None = omittable()
     startScript: str | None = Field(default=None, max_length=START_SCRIPT_MAX)
+
+
+class AvatarPresetVoiceView(Answer):
+    type: Literal["runway-live-preset"]
+    presetId: Literal[tuple(LIVE_VOICES)]  # type: ignore[valid-type]
+    name: str
+    description: str
+
+
+class AvatarCustomVoiceView(Answer):
+    """A Voices API voice; once deleted, `deleted: true` without its name and description."""
+
+    type: Literal["custom"]
+    id: str
+    deleted: bool
+    name: str | None = None
+    description: str | None = None
+
+
+class _AvatarView(Answer):
+    id: str
+    name: str
+    personality: str
+    voice: Annotated[AvatarPresetVoiceView | AvatarCustomVoiceView, Field(discriminator="type")]
+    documentIds: list[str]
+    startScript: str | None
+    referenceImageUri: str | None = Field(description="Signed URL; it expires")
+    processedImageUri: str | None = Field(description="Signed URL; it expires")
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ProcessingAvatar(_AvatarView):
+    status: Literal["PROCESSING"]
+
+
+class ReadyAvatar(_AvatarView):
+    status: Literal["READY"]
+
+
+class FailedAvatar(_AvatarView):
+    status: Literal["FAILED"]
+    failureReason: str
+
+
+AvatarView = Annotated[ProcessingAvatar | ReadyAvatar | FailedAvatar, Field(discriminator="status")]
+
+
+class AvatarPage(Answer):
+    data: list[AvatarView]
+    nextCursor: str | None
 
 
 SCHEMA_REF = "#/components/schemas/{model}"
@@ -245,6 +297,7 @@ _AVATAR_RESPONSES = error_responses(400, 401, 404)
 
 @router.post(
     "",
+    response_model=AvatarView,
     responses=_AVATAR_RESPONSES,
     summary="Create an avatar; it is PROCESSING until its image is ready",
     openapi_extra=documented_body(AvatarCreate),
@@ -281,7 +334,7 @@ async def create_avatar(request: Request, principal: CurrentPrincipal, state: St
     return JSONResponse(render_avatar(avatar, ids, blob_urls(request, state), spoken))
 
 
-@router.get("/{avatar_id}", responses=_AVATAR_RESPONSES, summary="Get an avatar")
+@router.get("/{avatar_id}", response_model=AvatarView, responses=_AVATAR_RESPONSES, summary="Get an avatar")
 async def get_avatar(
     avatar_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
@@ -296,6 +349,7 @@ async def get_avatar(
 
 @router.patch(
     "/{avatar_id}",
+    response_model=AvatarView,
     responses=_AVATAR_RESPONSES,
     openapi_extra=documented_body(AvatarUpdate),
     summary="Update an avatar; `documentIds` replaces the attached set, `startScript: null` clears it",
@@ -371,7 +425,12 @@ async def delete_avatar(avatar_id: str, principal: CurrentPrincipal, state: Stat
     return Response(status_code=204)
 
 
-@router.get("", responses=_AVATAR_RESPONSES, summary="List avatars, newest first, a page at a time")
+@router.get(
+    "",
+    response_model=AvatarPage,
+    responses=_AVATAR_RESPONSES,
+    summary="List avatars, newest first, a page at a time",
+)
 async def list_avatars(
     request: Request,
     principal: CurrentPrincipal,

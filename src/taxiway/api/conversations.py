@@ -8,18 +8,19 @@ had, its status and times, and the transcript the avatar worker wrote. Calls are
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import select
 
 from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import blob_urls, cursor_after
 from taxiway.api.errors import ApiError
 from taxiway.api.input_limits import BoundedDatetime
-from taxiway.api.schemas import error_responses
+from taxiway.api.schemas import Answer, error_responses
 from taxiway.avatars import repository as avatars
 from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
 from taxiway.clock import iso_millis, utcnow
@@ -40,6 +41,125 @@ StartDate = Annotated[
 EndDate = Annotated[
     BoundedDatetime | None, Query(alias="endDate", description="Created before (exclusive); UTC if no offset")
 ]
+
+
+class ConversationPresetAvatar(Answer):
+    type: Literal["runway-preset"]
+    presetId: str
+
+
+class ConversationCustomAvatar(Answer):
+    """The avatar as it is now; `id` null once it was deleted (its name is the one it had)."""
+
+    type: Literal["custom"]
+    id: str | None
+    name: str | None
+    imageUrl: str | None = Field(description="Signed URL; it expires")
+
+
+class ListedPresetAvatar(ConversationPresetAvatar):
+    name: str
+
+
+class ListedCustomAvatar(Answer):
+    type: Literal["custom"]
+    id: str | None
+    name: str | None
+
+
+class ConversationSummary(Answer):
+    id: str
+    avatar: Annotated[ListedPresetAvatar | ListedCustomAvatar, Field(discriminator="type")]
+    createdAt: datetime
+    duration: int | None = Field(description="Seconds; null before the call starts")
+    hasTools: bool
+    name: str
+    status: records.ConversationStatus
+
+
+class ConversationPage(Answer):
+    data: list[ConversationSummary]
+    nextCursor: str | None
+
+
+class ConversationTool(Answer):
+    type: Literal["client_event", "backend_rpc"]
+    name: str
+    description: str
+
+
+class TranscriptToolCall(Answer):
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class TranscriptToolResult(Answer):
+    id: str
+    name: str
+    result: dict[str, Any] | str | None
+    durationMs: float
+    error: str | None = Field(default=None, description="Only when the tool failed")
+
+
+ONLY_WITH_TOOLS = "Only on a turn that ran tools"
+
+
+class TranscriptTurn(Answer):
+    role: Literal["user", "assistant"]
+    content: str | None = Field(description="Null for a turn that only ran tools")
+    timestamp: datetime
+    toolCalls: list[TranscriptToolCall] = Field(default_factory=list, description=ONLY_WITH_TOOLS)
+    toolResults: list[TranscriptToolResult] = Field(default_factory=list, description=ONLY_WITH_TOOLS)
+
+
+class _ConversationView(Answer):
+    id: str
+    avatar: Annotated[ConversationPresetAvatar | ConversationCustomAvatar, Field(discriminator="type")]
+    createdAt: datetime
+    duration: int | None = Field(description="Seconds; null before the call starts")
+    maxDuration: int
+    name: str
+    recordingUrl: None = Field(description="Calls are not recorded")
+    startedAt: datetime | None
+    tools: list[ConversationTool]
+    transcript: list[TranscriptTurn]
+
+
+class ConversationInProgress(_ConversationView):
+    status: Literal["in_progress"]
+
+
+class _FinishedConversation(_ConversationView):
+    endedAt: datetime | None = Field(description="Null for a call that never started")
+
+
+class ConversationEnded(_FinishedConversation):
+    status: Literal["ended"]
+
+
+class ConversationFailed(_FinishedConversation):
+    status: Literal["failed"]
+    failure: str
+    failureCode: str
+
+
+ConversationView = Annotated[
+    ConversationInProgress | ConversationEnded | ConversationFailed, Field(discriminator="status")
+]
+
+
+class AvatarUsageDay(Answer):
+    date: date
+    seconds: int
+    sessions: int
+
+
+class AvatarUsageView(Answer):
+    avgDurationSeconds: int
+    byDay: list[AvatarUsageDay]
+    totalSeconds: int
+    totalSessions: int
 
 
 def _range_error(field: str, message: str) -> ApiError:
@@ -146,6 +266,7 @@ def render_conversation(
 
 @router.get(
     "/v1/avatar_conversations",
+    response_model=ConversationPage,
     responses=_RESPONSES,
     summary="List avatar conversations (one per realtime session), newest first, a page at a time",
 )
@@ -184,6 +305,7 @@ async def list_conversations(
 
 @router.get(
     "/v1/avatar_conversations/{conversation_id}",
+    response_model=ConversationView,
     responses=_RESPONSES,
     summary="Get a conversation with its transcript (the id is the realtime session's)",
 )
@@ -220,6 +342,7 @@ async def delete_conversation(conversation_id: str, principal: CurrentPrincipal,
 
 @router.get(
     "/v1/avatar_usage",
+    response_model=AvatarUsageView,
     responses=_RESPONSES,
     summary="Realtime avatar usage per UTC day: sessions started and seconds they ran",
 )

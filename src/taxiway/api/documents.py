@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -27,7 +28,7 @@ from taxiway.api.avatars import (
 )
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import error_responses
+from taxiway.api.schemas import Answer, error_responses
 from taxiway.avatars import repository, service
 from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
 from taxiway.avatars.tokens import count_tokens
@@ -53,6 +54,32 @@ class DocumentUpdate(StrictBody):
 
     name: str | None = omittable(min_length=1, max_length=NAME_MAX)
     content: str | None = omittable(min_length=1, max_length=CONTENT_MAX)
+
+
+class DocumentUser(Answer):
+    """An avatar that draws on the document."""
+
+    id: str
+    name: str
+    imageUrl: str | None = Field(description="Signed URL of the avatar's reference image; it expires")
+
+
+class DocumentSummary(Answer):
+    id: str
+    name: str
+    type: Literal["text", "file"]
+    createdAt: datetime
+    updatedAt: datetime
+    usedBy: list[DocumentUser]
+
+
+class DocumentView(DocumentSummary):
+    content: str
+
+
+class DocumentPage(Answer):
+    data: list[DocumentSummary]
+    nextCursor: str | None
 
 
 def render_document(
@@ -81,6 +108,7 @@ def render_document(
 
 @router.post(
     "",
+    response_model=DocumentView,
     responses=_RESPONSES,
     summary="Create a knowledge document",
     openapi_extra=documented_body(DocumentCreate),
@@ -97,7 +125,12 @@ async def create_document(request: Request, principal: CurrentPrincipal, state: 
     return JSONResponse(render_document(document, [], blob_urls(request, state)))
 
 
-@router.get("/{document_id}", responses=_RESPONSES, summary="Get a document, with the avatars using it")
+@router.get(
+    "/{document_id}",
+    response_model=DocumentView,
+    responses=_RESPONSES,
+    summary="Get a document, with the avatars using it",
+)
 async def get_document(
     document_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
@@ -153,7 +186,12 @@ async def delete_document(document_id: str, principal: CurrentPrincipal, state: 
     return Response(status_code=204)
 
 
-@router.get("", responses=_RESPONSES, summary="List documents (summaries, without content)")
+@router.get(
+    "",
+    response_model=DocumentPage,
+    responses=_RESPONSES,
+    summary="List documents (summaries, without content)",
+)
 async def list_documents(
     request: Request,
     principal: CurrentPrincipal,

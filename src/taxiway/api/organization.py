@@ -14,7 +14,7 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
 from taxiway.api.input_limits import in_date_range
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import Answer, ErrorBody
 from taxiway.billing import usage
 from taxiway.clock import utcnow
 
@@ -52,41 +52,41 @@ _QUERY = TypeAdapter(UsageQuery)
 
 
 # Response shapes of the SDK's `organization_retrieve*_response.py`, for the OpenAPI document.
-class TierModelLimits(BaseModel):
+class TierModelLimits(Answer):
     maxConcurrentGenerations: int | None = Field(description="null: no limit")
     maxDailyGenerations: int | None = Field(description="null: no limit; a rolling 24 hours")
 
 
-class TierView(BaseModel):
+class TierView(Answer):
     maxMonthlyCreditSpend: int
     models: dict[str, TierModelLimits]
 
 
-class ModelDailyUsage(BaseModel):
+class ModelDailyUsage(Answer):
     dailyGenerations: int
 
 
-class OrganizationUsage(BaseModel):
+class OrganizationUsage(Answer):
     models: dict[str, ModelDailyUsage]
 
 
-class OrganizationView(BaseModel):
+class OrganizationView(Answer):
     creditBalance: int
     tier: TierView
     usage: OrganizationUsage
 
 
-class UsedCredits(BaseModel):
+class UsedCredits(Answer):
     model: str
     amount: int = Field(description="Net credits: charges minus refunds; negative when refunds exceed")
 
 
-class UsageDay(BaseModel):
+class UsageDay(Answer):
     date: date
     usedCredits: list[UsedCredits]
 
 
-class UsageView(BaseModel):
+class UsageView(Answer):
     models: list[str]
     results: list[UsageDay]
 

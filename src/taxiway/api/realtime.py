@@ -8,6 +8,7 @@ the condition lasts until the operator changes the configuration, and the SDKs r
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,7 +20,7 @@ from taxiway.api.auth import CurrentPrincipal, State, bearer_token
 from taxiway.api.avatars import StrictBody, documented_body, parse_body, preset_id
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import error_responses
+from taxiway.api.schemas import Answer, error_responses
 from taxiway.assets.errors import AssetError
 from taxiway.assets.fetch import parse_url
 from taxiway.avatars.presets import PRESET_AVATARS
@@ -211,6 +212,59 @@ async def session_service(state: State) -> SessionService:
 Sessions = Annotated[SessionService, Depends(session_service)]
 
 
+class SessionCreated(Answer):
+    id: str = Field(description="The session's id; later the id of its avatar conversation too")
+
+
+class _SessionView(Answer):
+    id: str
+    createdAt: datetime
+
+
+class NotReadySession(_SessionView):
+    status: Literal["NOT_READY"]
+    queued: bool
+
+
+class ReadySession(_SessionView):
+    status: Literal["READY"]
+    expiresAt: datetime
+    sessionKey: str = Field(description="Exchanged once, at `/consume`, for the room's credentials")
+
+
+class RunningSession(_SessionView):
+    status: Literal["RUNNING"]
+
+
+class CompletedSession(_SessionView):
+    status: Literal["COMPLETED"]
+    duration: int
+
+
+class FailedSession(_SessionView):
+    status: Literal["FAILED"]
+    failure: str
+    failureCode: str
+
+
+class CancelledSession(_SessionView):
+    status: Literal["CANCELLED"]
+
+
+SessionView = Annotated[
+    NotReadySession | ReadySession | RunningSession | CompletedSession | FailedSession | CancelledSession,
+    Field(discriminator="status"),
+]
+
+
+class RoomAccess(Answer):
+    """A LiveKit server, a token for it and the session's room."""
+
+    url: str
+    token: str
+    roomName: str
+
+
 def render_session(row: RealtimeSession, service: SessionService) -> dict[str, Any]:
     """The session as `GET` shows it: exactly the SDK's fields for its status."""
     body: dict[str, Any] = {"id": row.id, "createdAt": iso_millis(row.created_at), "status": row.status}
@@ -240,6 +294,7 @@ _RESPONSES = error_responses(400, 401, 404, 409)
 
 @router.post(
     "",
+    response_model=SessionCreated,
     responses=_RESPONSES,
     summary="Create a realtime session with an avatar",
     openapi_extra=documented_body(SessionCreate),
@@ -259,7 +314,10 @@ async def create_session(
 
 
 @router.get(
-    "/{session_id}", responses=_RESPONSES, summary="Get a session's status (READY carries the session key)"
+    "/{session_id}",
+    response_model=SessionView,
+    responses=_RESPONSES,
+    summary="Get a session's status (READY carries the session key)",
 )
 async def get_session(session_id: str, principal: CurrentPrincipal, service: Sessions) -> JSONResponse:
     row = await service.get(principal.organization_id, session_id)
@@ -292,6 +350,7 @@ async def consume_preflight(request: Request) -> Response:
 
 @router.post(
     "/{session_id}/consume",
+    response_model=RoomAccess,
     responses=_RESPONSES,
     summary="Exchange the session key, once, for the user's LiveKit URL, token and room",
     description="Authorization: `Bearer <sessionKey>` (not an API key); no version header needed.",
@@ -310,6 +369,7 @@ async def consume_session(session_id: str, request: Request, service: Sessions) 
 
 @router.post(
     "/{session_id}/connect_backend",
+    response_model=RoomAccess,
     responses=_RESPONSES,
     summary="LiveKit credentials for your backend to serve `backend_rpc` tools as a hidden participant",
 )

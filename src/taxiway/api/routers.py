@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from taxiway.api import actors, idempotency, paging
@@ -76,6 +76,54 @@ class RouterView(_Out):
 
 class RouterPage(_Out):
     data: list[RouterView]
+    nextCursor: str | None
+
+
+# The hard filters of `routing.candidates.Filter`, in their order.
+FilterName = Literal["capability", "prompt_length", "input_support", "allow_deny", "price"]
+
+
+class FilterStep(_Out):
+    """The models a hard filter left."""
+
+    type: Literal["filter"]
+    filter: FilterName
+    models: list[str]
+
+
+class CapacityStep(_Out):
+    """Models skipped because their queue was full for the organization."""
+
+    type: Literal["capacity"]
+    allExhausted: bool
+    skipped: list[str]
+
+
+class RankStep(_Out):
+    type: Literal["rank"]
+    outcome: Literal["cost", "selected", "fallback", "single_candidate"]
+
+
+class RouterDecision(_Out):
+    id: str
+    createdAt: datetime
+    emptiedBy: list[FilterName]
+    estimatedCredits: float | None
+    model: str | None
+    pipeline: list[Annotated[FilterStep | CapacityStep | RankStep, Field(discriminator="type")]]
+    provider: str | None
+    reason: str | None
+    reasonCode: (
+        Literal["lowest_cost", "best_latency", "best_quality", "only_eligible_model", "filter_order_fallback"]
+        | None
+    )
+    requestId: str
+    status: Literal["routed", "no_eligible_model", "router_config_not_found", "invalid_request", "error"]
+    taskId: str | None
+
+
+class RouterDecisionPage(_Out):
+    data: list[RouterDecision]
     nextCursor: str | None
 
 
@@ -195,6 +243,7 @@ async def delete_router(
 
 @router.get(
     "/{router_id}/requests",
+    response_model=RouterDecisionPage,
     responses=_RESPONSES,
     summary="List a Model Router's routing decisions, newest first",
 )

@@ -11,24 +11,26 @@ from taxiway.clock import iso_millis
 from taxiway.status import TaskStatus
 
 
-class _Out(BaseModel):
+class Answer(BaseModel):
+    """The base of an answer's model: /openapi.json documents exactly the fields the server sends."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class EstimatedCost(_Out):
+class EstimatedCost(Answer):
     credits: float
 
 
-class Cost(_Out):
+class Cost(Answer):
     credits: int
 
 
-class TaskCreated(_Out):
+class TaskCreated(Answer):
     id: str
     estimatedCost: EstimatedCost
 
 
-class _TaskBase(_Out):
+class _TaskBase(Answer):
     id: str
     createdAt: datetime
 
@@ -73,7 +75,7 @@ TaskView = Annotated[
 ]
 
 
-class ErrorBody(_Out):
+class ErrorBody(Answer):
     error: str
     issues: list[dict[str, Any]] | None = None
     docUrl: str | None = None

@@ -23,7 +23,7 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
-from taxiway.api.schemas import ErrorBody
+from taxiway.api.schemas import Answer, ErrorBody
 from taxiway.assets.errors import ProbeError
 from taxiway.assets.kinds import AssetKind
 from taxiway.assets.probe import probe
@@ -62,7 +62,7 @@ class UploadRequest(BaseModel):
     type: Literal["ephemeral"]
 
 
-class UploadCreated(BaseModel):
+class UploadCreated(Answer):
     uploadUrl: str
     fields: dict[str, str]
     runwayUri: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,7 +23,7 @@ from taxiway.api.avatars import blob_urls, cursor_after, documented_body, omitta
 from taxiway.api.errors import VALIDATION_FAILED, ApiError, body_issues
 from taxiway.api.generation import read_json_object
 from taxiway.api.rate_limits import SlidingWindow
-from taxiway.api.schemas import error_responses
+from taxiway.api.schemas import Answer, error_responses
 from taxiway.assets.intake import AssetRejected
 from taxiway.assets.kinds import AssetKind
 from taxiway.avatars.cursors import MAX_LIMIT, MIN_LIMIT, Cursor
@@ -96,6 +97,45 @@ class VoicePreview(BaseModel):
     model: DesignModel
 
 
+class VoiceCreated(Answer):
+    id: str
+
+
+class VoicePreviewed(Answer):
+    url: str = Field(description="Signed URL of the MP3 sample; it expires")
+    durationSecs: float
+
+
+class _VoiceView(Answer):
+    id: str
+    name: str
+    description: str | None
+    createdAt: datetime
+
+
+class ProcessingVoice(_VoiceView):
+    status: Literal["PROCESSING"]
+
+
+class ReadyVoice(_VoiceView):
+    status: Literal["READY"]
+    previewUrl: str | None = Field(description="Signed URL of a sample of the voice; it expires")
+
+
+class FailedVoice(_VoiceView):
+    status: Literal["FAILED"]
+    failureReason: str
+
+
+VoiceView = Annotated[ProcessingVoice | ReadyVoice | FailedVoice, Field(discriminator="status")]
+
+
+class VoicePage(Answer):
+    data: list[VoiceView]
+    hasMore: bool
+    nextCursor: str | None
+
+
 def _parse(model: type[M], raw: bytes, data: dict[str, Any]) -> M:
     """Strict validation with the real API's 400; the union tag pydantic puts after `from` is dropped."""
     try:
@@ -152,6 +192,7 @@ _RESPONSES = error_responses(400, 401, 404)
 
 @router.post(
     "",
+    response_model=VoiceCreated,
     responses=_RESPONSES,
     summary="Create a voice from an audio sample (clone) or a description; it is PROCESSING until ready",
     openapi_extra=documented_body(VoiceCreate),
@@ -193,6 +234,7 @@ PREVIEWS = SlidingWindow(limit=20, seconds=60, concurrent=2, what="voice preview
 
 @router.post(
     "/preview",
+    response_model=VoicePreviewed,
     responses=error_responses(400, 401, 429),
     summary="Hear a voice designed from a description, before creating it",
     openapi_extra=documented_body(VoicePreview),
@@ -210,7 +252,7 @@ async def preview_voice(request: Request, principal: CurrentPrincipal, state: St
     return JSONResponse({"url": blob_urls(request, state)(key), "durationSecs": round(made.seconds, 3)})
 
 
-@router.get(VOICE, responses=_RESPONSES, summary="Get a voice")
+@router.get(VOICE, response_model=VoiceView, responses=_RESPONSES, summary="Get a voice")
 async def get_voice(
     voice_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
@@ -223,6 +265,7 @@ async def get_voice(
 
 @router.patch(
     VOICE,
+    response_model=VoiceView,
     responses=_RESPONSES,
     openapi_extra=documented_body(VoiceUpdate),
     summary="Rename a voice or change its description (`description: null` clears it)",
@@ -259,7 +302,9 @@ async def delete_voice(voice_id: str, principal: CurrentPrincipal, state: State)
     return Response(status_code=204)
 
 
-@router.get("", responses=_RESPONSES, summary="List voices, newest first, a page at a time")
+@router.get(
+    "", response_model=VoicePage, responses=_RESPONSES, summary="List voices, newest first, a page at a time"
+)
 async def list_voices(
     request: Request,
     principal: CurrentPrincipal,

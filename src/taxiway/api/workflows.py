@@ -8,11 +8,12 @@ value is a 400 naming the input, and the organization must hold the whole run's 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from taxiway.api import idempotency
@@ -20,7 +21,7 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.avatars import documented_body
 from taxiway.api.errors import VALIDATION_FAILED, ApiError
 from taxiway.api.generation import read_optional_json_object
-from taxiway.api.schemas import error_responses
+from taxiway.api.schemas import Answer, Cost, error_responses
 from taxiway.api.tasks import output_urls
 from taxiway.billing import ledger
 from taxiway.clock import iso_millis
@@ -38,11 +39,110 @@ INVOCATION_NOT_FOUND = "Could not find WorkflowInvocation"
 NOT_ENOUGH_CREDITS = "You do not have enough credits to run this workflow ({credits} estimated)."
 
 
+class WorkflowVersion(Answer):
+    id: str
+    createdAt: datetime
+    version: int
+
+
+class WorkflowVersions(Answer):
+    name: str
+    versions: list[WorkflowVersion]
+
+
+class WorkflowList(Answer):
+    data: list[WorkflowVersions]
+
+
+class WorkflowGraphView(Answer):
+    version: int
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+class WorkflowView(Answer):
+    id: str
+    createdAt: datetime
+    description: str | None
+    graph: WorkflowGraphView
+    name: str
+    updatedAt: datetime
+    version: int
+
+
+class InvocationStarted(Answer):
+    id: str
+
+
+class NodeError(Answer):
+    message: str
+    failureCode: str | None = Field(default=None, description="Only where the node's generation began")
+    nodeName: str | None = Field(default=None, description="Only for a node with a name")
+
+
+class _InvocationView(Answer):
+    id: str
+    createdAt: datetime
+
+
+NodeOutputs = Annotated[dict[str, list[str]], Field(description="Signed output URLs by node id; they expire")]
+NodeErrors = Annotated[dict[str, NodeError], Field(description="By node id; only when a node failed")]
+
+
+class PendingInvocation(_InvocationView):
+    status: Literal["PENDING"]
+
+
+class ThrottledInvocation(_InvocationView):
+    status: Literal["THROTTLED"]
+
+
+class CancelledInvocation(_InvocationView):
+    status: Literal["CANCELLED"]
+
+
+class RunningInvocation(_InvocationView):
+    status: Literal["RUNNING"]
+    output: NodeOutputs
+    progress: float = Field(ge=0, le=1)
+    nodeErrors: NodeErrors = Field(default_factory=dict)
+
+
+class SucceededInvocation(_InvocationView):
+    status: Literal["SUCCEEDED"]
+    output: NodeOutputs
+    cost: Cost
+    nodeErrors: NodeErrors = Field(default_factory=dict)
+
+
+class FailedInvocation(_InvocationView):
+    status: Literal["FAILED"]
+    failure: str
+    failureCode: str | None = Field(default=None, description="Only when the failure has a code")
+    cost: Cost
+    nodeErrors: NodeErrors = Field(default_factory=dict)
+
+
+InvocationView = Annotated[
+    PendingInvocation
+    | ThrottledInvocation
+    | CancelledInvocation
+    | RunningInvocation
+    | SucceededInvocation
+    | FailedInvocation,
+    Field(discriminator="status"),
+]
+
+
 def _issues(problems: list[Problem]) -> list[dict[str, Any]]:
     return [{"code": "custom", "path": list(p.path), "message": str(p)} for p in problems]
 
 
-@router.get("/v1/workflows", summary="List the published workflows, each with its versions, newest first.")
+@router.get(
+    "/v1/workflows",
+    response_model=WorkflowList,
+    summary="List the published workflows, each with its versions, newest first.",
+)
 async def list_workflows(principal: CurrentPrincipal, state: State) -> JSONResponse:
     async with state.sessions() as session:
         rows = await workflows.visible(session, principal.organization_id)
@@ -57,6 +157,7 @@ async def list_workflows(principal: CurrentPrincipal, state: State) -> JSONRespo
 
 @router.get(
     "/v1/workflows/{workflow_id}",
+    response_model=WorkflowView,
     responses=error_responses(404),
     summary="A published workflow version with its graph.",
 )
@@ -113,6 +214,7 @@ def _node_outputs(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @router.post(
     "/v1/workflows/{workflow_id}",
+    response_model=InvocationStarted,
     responses=error_responses(400, 404),
     summary="Run a workflow version, optionally replacing its input nodes' values (`nodeOutputs`).",
     openapi_extra=documented_body(WorkflowRun),
@@ -171,7 +273,7 @@ def render_invocation(
         "createdAt": iso_millis(invocation.created_at),
         "status": status,
     }
-    if status in (TaskStatus.PENDING.value, TaskStatus.THROTTLED.value):
+    if status in (TaskStatus.PENDING.value, TaskStatus.THROTTLED.value, TaskStatus.CANCELLED.value):
         return body
     if status != TaskStatus.FAILED.value:
         body["output"] = {node_id: found for node_id, found in urls.items() if found}
@@ -191,6 +293,7 @@ def render_invocation(
 
 @router.get(
     "/v1/workflow_invocations/{invocation_id}",
+    response_model=InvocationView,
     responses=error_responses(404),
     summary="A workflow run: its status, each node's output URLs, progress, cost and node errors.",
 )
