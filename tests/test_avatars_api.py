@@ -194,8 +194,7 @@ def test_delete(client: RunwayML) -> None:
 
 
 def test_list_pages_and_isolation(server: Server, client: RunwayML) -> None:
-    server.cli("orgs", "create", "avatar-lister", "--credits", "100")
-    other = sdk(server, key=server.cli("keys", "create", "--org", "avatar-lister").strip())
+    other = sdk(server, key=server.new_org("avatar-lister", "--credits", "100"))
     made = [
         other.avatars.create(name=f"A{i}", personality="p", reference_image=png(64, 64), voice=VOICE).id
         for i in range(5)

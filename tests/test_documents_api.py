@@ -17,8 +17,7 @@ VOICE = {"type": "runway-live-preset", "preset_id": "clara"}
 
 def other_org(server: Server, name: str) -> RunwayML:
     """A client for a second organization on the same server."""
-    server.cli("orgs", "create", name, "--credits", "100")
-    return sdk(server, key=server.cli("keys", "create", "--org", name).strip())
+    return sdk(server, key=server.new_org(name, "--credits", "100"))
 
 
 def test_tokens_are_gpt2_bpe_counted_in_slices() -> None:

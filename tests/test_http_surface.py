@@ -432,8 +432,7 @@ def test_output_urls_expire(make_server) -> None:  # type: ignore[no-untyped-def
 
 
 def test_other_organization_sees_404(server: Server, client: RunwayML) -> None:
-    server.cli("orgs", "create", "rival", "--tier", "2", "--credits", "100")
-    rival_key = server.cli("keys", "create", "--org", "rival").strip()
+    rival_key = server.new_org("rival", "--tier", "2", "--credits", "100")
     rival = sdk(server, key=rival_key)
     task = client.text_to_image.create(model="gen4_image", prompt_text="mine", ratio="1024:1024")
     with pytest.raises(NotFoundError):
@@ -446,8 +445,7 @@ def test_other_organization_sees_404(server: Server, client: RunwayML) -> None:
 
 
 def test_insufficient_credits_is_400_and_creates_nothing(server: Server) -> None:
-    server.cli("orgs", "create", "broke", "--credits", "3")
-    broke = sdk(server, key=server.cli("keys", "create", "--org", "broke").strip())
+    broke = sdk(server, key=server.new_org("broke", "--credits", "3"))
     with pytest.raises(BadRequestError) as info:
         broke.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
     assert info.value.body == {"error": "You do not have enough credits to run this task."}

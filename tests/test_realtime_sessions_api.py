@@ -53,8 +53,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def fresh_org(server: Server, name: str) -> RunwayML:
     """A client of a new organization, whose books no other test touches."""
-    server.cli("orgs", "create", name, "--credits", "1000")
-    return sdk(server, key=server.cli("keys", "create", "--org", name).strip())
+    return sdk(server, key=server.new_org(name, "--credits", "1000"))
 
 
 def wait_status(client: RunwayML, session_id: str, *statuses: str, timeout: float = 20) -> Any:

@@ -176,8 +176,7 @@ def test_clone_from_audio_to_ready_and_its_preview_speaks_with_the_clone(
 
 
 def test_text_voices_list_update_delete_and_isolation(server: Server, client: RunwayML) -> None:
-    server.cli("orgs", "create", "voice-lister", "--credits", "100")
-    other = sdk(server, key=server.cli("keys", "create", "--org", "voice-lister").strip())
+    other = sdk(server, key=server.new_org("voice-lister", "--credits", "100"))
     made = [
         other.voices.create(
             name=f"V{i}", from_={"type": "text", "prompt": prompt, "model": "eleven_ttv_v3"}
@@ -274,8 +273,7 @@ def test_avatars_speak_with_ready_custom_voices(server: Server, client: RunwayML
         from_={"type": "text", "prompt": PROMPTS[1], "model": "eleven_ttv_v3"},
     )
     failed = client.voices.create(name="Quiet", from_={"type": "audio", "audio": tone(12)})
-    server.cli("orgs", "create", "voice-owner", "--credits", "100")
-    other = sdk(server, key=server.cli("keys", "create", "--org", "voice-owner").strip())
+    other = sdk(server, key=server.new_org("voice-owner", "--credits", "100"))
     theirs = other.voices.create(
         name="Theirs", from_={"type": "text", "prompt": PROMPTS[2], "model": "eleven_ttv_v3"}
     )

@@ -221,8 +221,7 @@ def test_a_run_succeeds_with_failed_nodes_listed(server: Server, client: RunwayM
 def test_organizations_see_only_their_runs_and_workflows(
     server: Server, client: RunwayML, tmp_path: Path
 ) -> None:
-    server.cli("orgs", "create", "workflow-neighbour", "--credits", "10")
-    other = sdk(server, key=server.cli("keys", "create", "--org", "workflow-neighbour").strip())
+    other = sdk(server, key=server.new_org("workflow-neighbour", "--credits", "10"))
     private = dict(STILL_AND_MOVE, name="Private teaser")
     private_id = _publish(server, tmp_path, private, "--org", "workflow-neighbour")
     shared_id = _publish(server, tmp_path, STILL_AND_MOVE)

@@ -79,8 +79,7 @@ def test_racing_twins_make_one_task(server: Server) -> None:
 
 
 def test_keys_belong_to_an_organization(server: Server) -> None:
-    server.cli("orgs", "create", "idempotent-other", "--credits", "100")
-    other = sdk(server, key=server.cli("keys", "create", "--org", "idempotent-other").strip())
+    other = sdk(server, key=server.new_org("idempotent-other", "--credits", "100"))
     headers = key()
     mine = sdk(server).text_to_image.create(**IMAGE, extra_headers=headers).id
     theirs = other.text_to_image.create(**IMAGE, extra_headers=headers).id

@@ -104,8 +104,11 @@ class Server:
 
     def cli(self, *args: str) -> str:
         """Run the `taxiway` CLI against this server's data, as an operator would."""
+        return self._python("-m", "taxiway", *args)
+
+    def _python(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "taxiway", *args],
+            [sys.executable, *args],
             env=self.full_env(),
             capture_output=True,
             text=True,
@@ -113,3 +116,18 @@ class Server:
             check=True,
         )
         return result.stdout
+
+    def new_org(self, name: str, *options: str) -> str:
+        """`taxiway orgs create NAME OPTIONS` (--credits, --tier), then `keys create` for it: the key.
+        Both in one interpreter, since starting the CLI takes seconds on a busy machine."""
+        commands = [["orgs", "create", name, *options], ["keys", "create", "--org", name]]
+        script = "\n".join(
+            [
+                "import sys",
+                "from taxiway.cli import app",
+                f"for args in {commands!r}:",
+                "    if app(args, standalone_mode=False):",  # an exit code: the command failed
+                "        sys.exit(1)",
+            ]
+        )
+        return self._python("-c", script).strip().splitlines()[-1]
