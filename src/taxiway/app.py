@@ -39,6 +39,7 @@ from taxiway.api import (
 )
 from taxiway.api.access_log import AccessLog
 from taxiway.api.limits import BodySizeLimit
+from taxiway.api.task_polls import TaskPolls
 from taxiway.config import Settings
 from taxiway.console import pages
 from taxiway.services import running
@@ -97,6 +98,7 @@ def create_app(
     pages.install(app, settings)
     app.add_api_route("/healthz", healthz, include_in_schema=False)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(TaskPolls)  # innermost: inside the access log and the size limit
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_paths=frozenset({uploads.STORAGE_PATH})
     )

@@ -28,16 +28,37 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def _unsupported_version(request: Request) -> ApiError | None:
+    version = request.headers.get("x-runway-version")
+    if version is None:
+        return ApiError(400, f"The X-Runway-Version header is required. Set it to {API_VERSION}.")
+    if version not in SUPPORTED_API_VERSIONS:
+        supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
+        return ApiError(400, f"API version {version!r} is not supported. Supported versions: {supported}.")
+    return None
+
+
+def _remembered(digest: str) -> Principal | None:
+    cached = _cache.get(digest)
+    return cached[1] if cached and cached[0] > time.monotonic() else None
+
+
+def known_principal(request: Request) -> Principal | None:
+    """The principal of a request `require_principal` would pass without the database (its key was
+    authenticated moments ago, its version header is supported); None when that takes more."""
+    token = bearer_token(request)
+    if token is None or _unsupported_version(request) is not None:
+        return None
+    return _remembered(hash_key(token))
+
+
 async def require_principal(request: Request, state: Annotated[Services, Depends(app_state)]) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise ApiError(401, "Missing API key. Send it as 'Authorization: Bearer <key>'.")
     digest = hash_key(token)
-    now = time.monotonic()
-    cached = _cache.get(digest)
-    if cached and cached[0] > now:
-        principal = cached[1]
-    else:
+    principal = _remembered(digest)
+    if principal is None:
         async with state.sessions() as session:
             found = await authenticate(session, token)
         if found is None:
@@ -46,13 +67,10 @@ async def require_principal(request: Request, state: Annotated[Services, Depends
         principal = found
         if len(_cache) > 10_000:
             _cache.clear()
-        _cache[digest] = (now + AUTH_CACHE_SECONDS, principal)
-    version = request.headers.get("x-runway-version")
-    if version is None:
-        raise ApiError(400, f"The X-Runway-Version header is required. Set it to {API_VERSION}.")
-    if version not in SUPPORTED_API_VERSIONS:
-        supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
-        raise ApiError(400, f"API version {version!r} is not supported. Supported versions: {supported}.")
+        _cache[digest] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
+    problem = _unsupported_version(request)
+    if problem is not None:
+        raise problem
     return principal
 
 

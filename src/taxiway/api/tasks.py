@@ -11,6 +11,7 @@ from taxiway.api.auth import CurrentPrincipal, State
 from taxiway.api.errors import ApiError
 from taxiway.api.schemas import ErrorBody, TaskLike, TaskView, render_task
 from taxiway.clock import utcnow
+from taxiway.services import Services
 from taxiway.status import TaskStatus
 from taxiway.tasks import repository, service
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 TASK_NOT_FOUND = "Could not find Task"
 
 
-def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
+def output_urls(request: Request, state: Services, task: TaskLike) -> list[str]:
     if not task.outputs:
         return []
     base = (
@@ -38,14 +39,24 @@ def output_urls(request: Request, state: State, task: TaskLike) -> list[str]:
     summary="Get a task: its status, progress, cost and, once succeeded, signed output URLs.",
 )
 async def get_task(task_id: str, request: Request, principal: CurrentPrincipal, state: State) -> Response:
-    task = state.finished.get(task_id, principal.organization_id)
+    task = await visible_task(state, principal.organization_id, task_id)
+    if task is None:
+        raise ApiError(404, TASK_NOT_FOUND)
+    return task_response(request, state, task)
+
+
+async def visible_task(state: Services, organization_id: str, task_id: str) -> TaskLike | None:
+    """A task's view as its organization sees it: a finished one from memory when it was read lately."""
+    task = state.finished.get(task_id, organization_id)
     if task is None:
         async with state.reads.connect() as connection:
-            task = await repository.read_view(connection, principal.organization_id, task_id)
-        if task is None:
-            raise ApiError(404, TASK_NOT_FOUND)
-        if TaskStatus(task.status).terminal:
-            state.finished.put(task_id, principal.organization_id, task)
+            task = await repository.read_view(connection, organization_id, task_id)
+        if task is not None and TaskStatus(task.status).terminal:
+            state.finished.put(task_id, organization_id, task)
+    return task
+
+
+def task_response(request: Request, state: Services, task: TaskLike) -> JSONResponse:
     return JSONResponse(render_task(task, output_urls(request, state, task)))
 
 
