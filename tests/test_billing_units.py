@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,3 +324,32 @@ class TestOperator:
             await operator.set_tier(session, org, 4)
             with pytest.raises(ValueError):
                 await operator.set_tier(session, org, 0)
+
+
+async def test_a_round_finds_waiting_groups_by_status_not_by_history(tmp_path: Path) -> None:
+    """SQLite plans without statistics: asked for THROTTLED tasks of some organizations, it would walk
+    those organizations' whole history by their index (9 ms a scheduler round at 100,000 tasks)."""
+    from sqlalchemy import event
+
+    from taxiway.db.tables import Base
+    from taxiway.tasks import repository
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
+    sent: list[tuple[str, Any]] = []
+
+    def record(_connection: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, params))
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        async with session_factory(engine)() as session:
+            assert await repository.throttled_groups(session, ["an-organization"]) == []
+        sql, params = sent[-1]
+        async with engine.connect() as connection:
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row) for row in rows)
+        assert "INDEX ix_tasks_status_" in plan and "ix_tasks_org" not in plan, plan
+    finally:
+        await engine.dispose()

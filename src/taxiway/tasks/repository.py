@@ -175,7 +175,10 @@ async def throttled_groups(
         wanted = list(organizations)
         if not wanted:
             return []
-        query = query.where(Task.organization_id.in_(wanted))
+        # Through an expression, not the column: SQLite would otherwise walk the organizations' whole
+        # history by (organization, …) index, 9 ms a round at 100,000 tasks, instead of the few
+        # THROTTLED rows of the status index.
+        query = query.where(func.coalesce(Task.organization_id, "").in_(wanted))
     rows = await session.execute(query.distinct())
     return [(str(organization), str(model)) for organization, model in rows.all()]
 
