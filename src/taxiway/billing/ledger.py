@@ -32,9 +32,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taxiway.db.engine import upsert_insert
 from taxiway.db.tables import LEDGER_ENTRIES, ORGANIZATIONS, USAGE_DAYS, LedgerEntry, Organization, UsageDay
 
 INSUFFICIENT_CREDITS = "You do not have enough credits to run this task."
@@ -117,11 +117,6 @@ def month_spend_after(change: int | ColumnElement[Any]) -> ColumnElement[int]:
     return case((ORGANIZATIONS.c.spend_month == month, ORGANIZATIONS.c.month_spend + change), else_=summed)
 
 
-def _insert(dialect: str) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -137,7 +132,7 @@ async def _append(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 def _usage_upsert(dialect: str) -> Any:
     """Add `credits` to an (organization, day, model) rollup, creating it at need: the dialect's
     INSERT … ON CONFLICT."""
-    statement = _insert(dialect)(USAGE_DAYS)
+    statement = upsert_insert(dialect)(USAGE_DAYS)
     return statement.on_conflict_do_update(
         index_elements=[USAGE_DAYS.c.organization_id, USAGE_DAYS.c.day, USAGE_DAYS.c.model],
         set_={"credits": USAGE_DAYS.c.credits + statement.excluded.credits},
@@ -313,7 +308,7 @@ async def refund_many(session: AsyncSession, refunds: Sequence[Refund], now: dat
     ]  # fmt: skip
     written = (
         await session.execute(
-            _insert(_dialect(session))(LedgerEntry)
+            upsert_insert(_dialect(session))(LedgerEntry)
             .values(rows)
             .on_conflict_do_nothing(index_elements=[LedgerEntry.task_id, LedgerEntry.kind])
             .returning(LedgerEntry.task_id, LedgerEntry.amount)

@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taxiway.db.engine import upsert_insert
 from taxiway.db.tables import MODEL_RUN_TIMES, ModelRunTime
 
 # Weight of the newest run in the average.
@@ -62,7 +61,6 @@ async def record(
 @functools.cache
 def _statements(dialect: str) -> tuple[Any, Any]:
     """Create a model's row if it has none; fold a run into it. Built once, bound per run."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = MODEL_RUN_TIMES.c
     value = bindparam("new_value", type_=table.seconds_per_unit.type)
     unit = bindparam("new_unit", type_=table.unit.type)
@@ -78,7 +76,7 @@ def _statements(dialect: str) -> tuple[Any, Any]:
             updated_at=bindparam("new_updated_at", type_=table.updated_at.type),
         )
     )
-    return insert(MODEL_RUN_TIMES).on_conflict_do_nothing(), fold
+    return upsert_insert(dialect)(MODEL_RUN_TIMES).on_conflict_do_nothing(), fold
 
 
 async def known(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RunTime]:
