@@ -24,6 +24,7 @@ from taxiway.avatars.processing import AvatarProcessor
 from taxiway.bootstrap import ensure_default_account, signing_secret
 from taxiway.config import Settings
 from taxiway.db.engine import create_engine, session_factory, upgrade_schema
+from taxiway.db.point_reads import PointReads, point_reads
 from taxiway.engines.executor import Executor, LocalExecutor
 from taxiway.engines.registry import EngineRegistry
 from taxiway.greeting import key_banner
@@ -35,6 +36,7 @@ from taxiway.routing.decide import RoutingPolicy
 from taxiway.storage.blobs import BlobStore
 from taxiway.storage.signing import UrlSigner
 from taxiway.storage.stores import open_store
+from taxiway.tasks.admission import AdmissionQueue
 from taxiway.tasks.finished import FinishedTasks
 from taxiway.tasks.scheduler import Scheduler
 from taxiway.voices.processing import VoiceProcessor
@@ -56,8 +58,8 @@ class Background(Protocol):
 class Services:
     settings: Settings
     database: AsyncEngine
-    # The same pool in autocommit: point reads without BEGIN and ROLLBACK round trips.
-    reads: AsyncEngine
+    # Reads of one row by key (task polls), at the cost of the database's own lookup.
+    reads: PointReads
     sessions: async_sessionmaker[AsyncSession]
     store: BlobStore
     signer: UrlSigner
@@ -66,6 +68,8 @@ class Services:
     # Where engines run: this process (the registry above), or a Ray cluster's actors.
     executor: Executor
     scheduler: Scheduler
+    # Creates of one organization and model wait for their turn here, holding no connection.
+    admission_queue: AdmissionQueue
     # Views of finished tasks, which polls read without the database.
     finished: FinishedTasks
     workflows: WorkflowRunner
@@ -153,7 +157,7 @@ async def build_services(settings: Settings) -> Services:
         services = Services(
             settings=settings,
             database=database,
-            reads=database.execution_options(isolation_level="AUTOCOMMIT"),
+            reads=point_reads(database),
             sessions=sessions,
             store=store,
             signer=signer,
@@ -161,6 +165,7 @@ async def build_services(settings: Settings) -> Services:
             engines=engines,
             executor=executor,
             scheduler=scheduler,
+            admission_queue=AdmissionQueue(),
             finished=FinishedTasks(),
             workflows=WorkflowRunner(sessions, assets, scheduler.accepted),
             avatars=AvatarProcessor(sessions, store, assets),
@@ -191,6 +196,7 @@ async def running(
     services = await build_services(settings)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.database.dispose)
+        stack.push_async_callback(services.reads.close)
         stack.push_async_callback(services.store.close)
         new_key = await ensure_default_account(services.sessions, settings)
         if new_key and settings.bootstrap_api_key is not None:

@@ -177,7 +177,10 @@ async def create_task(
     if checked.issues:
         raise ApiError(400, VALIDATION_FAILED, checked.issues)
     try:
-        async with state.sessions.begin() as session:
+        async with (
+            state.admission_queue.turn(principal.organization_id, spec.id),
+            state.sessions.begin() as session,
+        ):
             task = await service.submit(
                 session, principal, spec, params, checked.input_seconds, checked.input_pixels, simulation
             )

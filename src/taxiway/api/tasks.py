@@ -49,8 +49,7 @@ async def visible_task(state: Services, organization_id: str, task_id: str) -> T
     """A task's view as its organization sees it: a finished one from memory when it was read lately."""
     task = state.finished.get(task_id, organization_id)
     if task is None:
-        async with state.reads.connect() as connection:
-            task = await repository.read_view(connection, organization_id, task_id)
+        task = await repository.read_view(state.reads, organization_id, task_id)
         if task is not None and TaskStatus(task.status).terminal:
             state.finished.put(task_id, organization_id, task)
     return task

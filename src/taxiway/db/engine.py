@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from taxiway.db import inline_sqlite
+from taxiway.db import inline_sqlite, sessions
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # How long a write waits for another process (the CLI, a second server) holding SQLite's write lock.
@@ -51,7 +51,7 @@ def upsert_insert(dialect: str) -> Any:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return sessions.session_factory(engine)
 
 
 def alembic_config(url: str | None = None) -> Config:

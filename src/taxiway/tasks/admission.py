@@ -9,8 +9,11 @@ held up by it (credits have their own lock, taken last: `billing.ledger`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +37,39 @@ class Slots:
         """A new task starts THROTTLED when the slots are taken, or older tasks already wait (so a
         slot freed a moment ago is not taken by the newcomer)."""
         return self.waiting or (max_concurrent is not None and self.active >= max_concurrent)
+
+
+# Creates of one organization and model that may hold a database connection at once (see AdmissionQueue):
+# enough to keep the admission lock handed on without a wait in between, few beside a pool of 20 + 20.
+CREATES_IN_FLIGHT = 8
+
+
+class AdmissionQueue:
+    """Creates of one organization and model wait here, before they open a transaction, while
+    CREATES_IN_FLIGHT of them are under way.
+
+    They would take turns anyway, on the admission lock; waiting here, they hold no database
+    connection. On PostgreSQL, 128 clients of one organization otherwise filled the pool with creates
+    queued on the lock, and the scheduler's promotion, which takes the same lock, waited behind all of
+    them (a round took 1.2 s at p90, and 128 clients completed 9 tasks/s where 8 completed 94).
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
+        self._users: Counter[tuple[str, str]] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, organization_id: str, model: str) -> AsyncIterator[None]:
+        key = (organization_id, model)
+        slots = self._slots.setdefault(key, asyncio.Semaphore(CREATES_IN_FLIGHT))
+        self._users[key] += 1
+        try:
+            async with slots:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._slots[key]
 
 
 async def lock(session: AsyncSession, organization_id: str, model: str) -> None:

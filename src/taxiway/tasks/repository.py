@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Row, Update, and_, bindparam, func, or_, s
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taxiway.clock import utcnow
+from taxiway.db.point_reads import PointReads
 from taxiway.db.tables import TASKS, Task
 from taxiway.status import TaskStatus
 from taxiway.tasks.state import ACTIVE, sources_for
@@ -39,10 +40,9 @@ _VIEW = select(*_VIEW_COLUMNS).where(
 )
 
 
-async def read_view(connection: AsyncConnection, organization_id: str, task_id: str) -> Row[Any] | None:
+async def read_view(reads: PointReads, organization_id: str, task_id: str) -> Any | None:
     """The columns of a task's API view, scoped like `get_visible`."""
-    result = await connection.execute(_VIEW, {"task_id": task_id, "organization_id": organization_id})
-    return result.first()
+    return await reads.first(_VIEW, {"task_id": task_id, "organization_id": organization_id})
 
 
 @functools.cache
