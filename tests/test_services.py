@@ -75,6 +75,42 @@ async def test_a_wake_up_during_the_step_is_not_lost() -> None:
     await loop.stop()
 
 
+async def test_run_now_runs_the_step_in_the_callers_task_and_absorbs_earlier_wake_ups() -> None:
+    runs: asyncio.Queue[int] = asyncio.Queue()
+    loop = Periodic("test-loop", counting(runs), interval=3600, log=LOG)
+    await loop.start()
+    assert await next_run(runs) == 1
+    turns: list[str] = []
+    asyncio.get_running_loop().call_soon(turns.append, "turn")
+    loop.wake()  # work arrived, and its step is run at once by the one who has it
+    await loop.run_now()
+    assert turns == [] and runs.get_nowait() == 2  # ran here, without a turn of the event loop
+    await asyncio.sleep(0.05)
+    assert runs.empty()  # that wake-up's step already ran: the loop does not run it again
+    await loop.stop()
+
+
+async def test_run_now_during_a_step_leaves_a_second_step_to_the_loop() -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    runs: asyncio.Queue[int] = asyncio.Queue()
+
+    async def step() -> None:
+        runs.put_nowait(runs.qsize())
+        if not entered.is_set():
+            entered.set()
+            await release.wait()
+
+    loop = Periodic("test-loop", step, interval=3600, log=LOG)
+    await loop.start()
+    await entered.wait()
+    await loop.run_now()  # a step is under way: not two at once, the loop runs it again after
+    assert runs.qsize() == 1
+    release.set()
+    await next_run(runs)
+    await next_run(runs)
+    await loop.stop()
+
+
 async def test_a_failing_step_is_logged_and_tried_again(caplog: pytest.LogCaptureFixture) -> None:
     runs: asyncio.Queue[int] = asyncio.Queue()
     loop = Periodic("test-loop", counting(runs, fail_first=True), interval=0.01, log=LOG, failure="it failed")

@@ -10,7 +10,7 @@ from typing import Any
 
 from taxiway.assets.intake import AssetIntake, AssetRejected, LoadedAsset
 from taxiway.assets.probe import MediaInfo
-from taxiway.catalog import ModelSpec
+from taxiway.catalog import ModelSpec, model_spec
 from taxiway.catalog.models import AssetRef, Measured, iter_assets
 from taxiway.errors import ASSET_INVALID, Failure
 
@@ -104,6 +104,16 @@ def _check_rules(ref: AssetRef, asset: LoadedAsset, params: Mapping[str, Any]) -
     measured = _measured_problems(ref, params, _measured(info))
     if measured:
         raise Failure(ASSET_INVALID, measured[0][1])
+
+
+def needed(endpoint: str, model: str, params: Mapping[str, Any]) -> bool:
+    """Whether a task has media inputs to load before its engine runs (a model gone from the catalog
+    is left to `load`'s caller, which reports it)."""
+    try:
+        spec = model_spec(endpoint, model)
+    except KeyError:
+        return True
+    return next(iter_assets(params, spec.assets), None) is not None
 
 
 async def load(

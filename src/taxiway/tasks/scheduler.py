@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,6 +125,7 @@ class Scheduler:
         self._freed: set[Group] = set()
         self._rescan_at = 0.0  # time.monotonic() of the next look at every THROTTLED group
         self._jobs: set[asyncio.Task[None]] = set()
+        self._starting = 0  # jobs launched that have not taken their first step
         self._progress_written: dict[str, float] = {}
 
     async def start(self) -> None:
@@ -286,10 +287,7 @@ class Scheduler:
                 await self._store.delete_prefix(output_prefix(outcome.task.id))
         for task in claimed:
             self._report(TaskEventKind.STARTED, task, 0, task.created_at)
-            self._running[task.id] = threading.Event()
-            job = asyncio.create_task(self._execute(task), name=f"taxiway-task-{task.id}")
-            self._jobs.add(job)
-            job.add_done_callback(self._jobs.discard)
+            self._launch(task)
 
     async def _promote(self, session: AsyncSession, groups: Iterable[Group], now: datetime) -> None:
         """Move THROTTLED tasks to PENDING where their organization has free slots: oldest first,
@@ -342,29 +340,55 @@ class Scheduler:
                 .values(progress=value)
             )
 
-    def _run_engine(self, request: EngineRequest, context: RunContext) -> list[Artifact]:
-        return self._engines.run(request, context)
-
-    async def _execute(self, task: Claimed) -> None:
-        cancel_event = self._running[task.id]
+    def _launch(self, task: Claimed) -> None:
+        """Start a claimed task's run. One with no inputs to fetch goes to an engine thread at once, from
+        the round that claimed it: its job, a turn of the event loop later, usually finds it done."""
+        cancel_event = threading.Event()
+        self._running[task.id] = cancel_event
         context = RunContext(cancel_event=cancel_event, on_progress=self._progress_reporter(task.id))
-        loop = asyncio.get_running_loop()
-        outcome: Outcome | None = None
+        run = (
+            None if inputs.needed(task.endpoint, task.model, task.params) else self._start(task, context, {})
+        )
+        job = asyncio.create_task(self._execute(task, context, run), name=f"taxiway-task-{task.id}")
+        self._starting += 1
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    def _start(self, task: Claimed, context: RunContext, assets: dict[str, bytes]) -> Future[list[Artifact]]:
+        """The engine's run in a worker thread; what keeps it from starting is that future's error."""
         try:
             spec = model_spec(task.endpoint, task.model)
-            params, simulation = task.params, testmode.of_task(task)
             request = EngineRequest(
                 task_id=task.id,
                 endpoint=task.endpoint,
                 model=task.model,
-                params=spec.effective(params),
+                params=spec.effective(task.params),
                 seed=task.seed,
-                assets=await inputs.load(self._assets, spec, params, task.organization_id),
+                assets=assets,
             )
             context.check_cancelled()
-            run = testmode.wrap(simulation, self._run_engine)
-            artifacts = await loop.run_in_executor(self._executor, run, request, context)
-            outcome = await self._store_outputs(task, artifacts)
+            return self._executor.submit(
+                testmode.wrap(testmode.of_task(task), self._engines.run), request, context
+            )
+        except Exception as exc:
+            failed: Future[list[Artifact]] = Future()
+            failed.set_exception(exc)
+            return failed
+
+    async def _execute(self, task: Claimed, context: RunContext, run: Future[list[Artifact]] | None) -> None:
+        """Wait for the run (started here once the inputs are loaded, unless `_launch` started it), store
+        its outputs, then record it: in a round of this job's own when no round is under way, so a slot
+        frees without waiting for the dispatch loop's turn."""
+        self._starting -= 1
+        outcome: Outcome | None = None
+        try:
+            if run is None:
+                spec = model_spec(task.endpoint, task.model)
+                assets = await inputs.load(self._assets, spec, task.params, task.organization_id)
+                run = self._start(task, context, assets)
+            if not run.done():
+                await asyncio.wrap_future(run)
+            outcome = await self._store_outputs(task, run.result())
         except TaskCancelled:
             log.info(
                 "task %s stopped: deleted while its engine ran",
@@ -374,7 +398,7 @@ class Scheduler:
         except Failure as failure:
             outcome = Outcome(task, utcnow(), failure_code=failure.code, failure=failure.message)
         except asyncio.CancelledError:
-            cancel_event.set()  # server shutdown: `stop` hands the task's lease back
+            context.cancel_event.set()  # server shutdown: `stop` hands the task's lease back
             raise
         except Exception:
             log.exception("engine failed on task %s", task.id)
@@ -384,7 +408,10 @@ class Scheduler:
                 self._finished.append(outcome)
             self._running.pop(task.id, None)
             self._progress_written.pop(task.id, None)
+        if self._starting:  # a job launched with this one records them both, or else the loop does
             self.wake()
+        else:
+            await self._dispatch.run_now()
 
     async def _store_outputs(self, task: Claimed, artifacts: list[Artifact]) -> Outcome:
         if not artifacts:
