@@ -115,6 +115,10 @@ def main() -> None:
     from taxiway.cluster.ray_executor import RayExecutor
 
     root = Path(tempfile.mkdtemp(prefix="twbench-", dir="/tmp"))
+    # The cluster writes its address to $RAY_TMPDIR/ray/ (/tmp/ray/ by default, missing on a fresh
+    # machine): into this run's dir instead.
+    (root / "ray").mkdir()
+    os.environ["RAY_TMPDIR"] = str(root)
     env = {"PYTHONPATH": os.pathsep.join([str(BENCH), os.environ.get("PYTHONPATH", "")])}
     node_args = {"object_store_memory": 80 * 1024 * 1024, "env_vars": env}
     cluster = Cluster(

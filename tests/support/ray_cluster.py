@@ -52,20 +52,25 @@ def ray_cluster() -> Iterator[RayCluster]:
     cluster_utils = pytest.importorskip("ray.cluster_utils")
     # Short: Ray's socket paths live under it and must fit in 107 bytes.
     root = Path(tempfile.mkdtemp(prefix="twray-", dir="/tmp"))
-    cluster = cluster_utils.Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "include_dashboard": False,
-            "temp_dir": str(root),
-            "object_store_memory": OBJECT_STORE_BYTES,
-            "env_vars": {"PYTHONPATH": str(TESTS_DIR)},
-        },
-    )
-    made = RayCluster(cluster)
-    try:
-        made.add_node(num_cpus=4, num_gpus=1, resources={"A100": 1})
-        yield made
-    finally:
-        cluster.shutdown()
-        shutil.rmtree(root, ignore_errors=True)
+    # The cluster writes its address to $RAY_TMPDIR/ray/ (/tmp/ray/ by default, missing on a fresh
+    # machine): here, into the cluster's own dir, not over a cluster of the user's.
+    (root / "ray").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_TMPDIR", str(root))
+        cluster = cluster_utils.Cluster(
+            initialize_head=True,
+            head_node_args={
+                "num_cpus": 0,
+                "include_dashboard": False,
+                "temp_dir": str(root),
+                "object_store_memory": OBJECT_STORE_BYTES,
+                "env_vars": {"PYTHONPATH": str(TESTS_DIR)},
+            },
+        )
+        made = RayCluster(cluster)
+        try:
+            made.add_node(num_cpus=4, num_gpus=1, resources={"A100": 1})
+            yield made
+        finally:
+            cluster.shutdown()
+            shutil.rmtree(root, ignore_errors=True)
