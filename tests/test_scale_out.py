@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import threading
 import time
 import uuid
@@ -26,12 +27,14 @@ from support.postgres import postgres_cluster, run_in_thread
 from support.ray_cluster import RayCluster
 from support.seaweed import S3Server, credentials
 from support.server import OPERATOR_TOKEN, Server
-from taxiway.config import Settings
+from taxiway.config import RayPlacement, Settings
 from taxiway.engines.base import EngineRequest, RunContext, TaskCancelled
 from taxiway.engines.registry import EngineRegistry
+from taxiway.errors import Failure
 
 pytest.importorskip("ray")
 
+from taxiway.cluster import ray_executor
 from taxiway.cluster.placement import Placements
 from taxiway.cluster.ray_executor import RayExecutor
 from taxiway.cluster.status import render
@@ -152,6 +155,29 @@ def test_a_lost_node_s_task_finishes_elsewhere(executor: RayExecutor, ray_nodes:
     assert moved["node"] != first["node"]
 
 
+def test_an_engine_no_node_can_take_fails_its_task_with_what_it_reserves(
+    executor: RayExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ray_executor, "PLACEMENT_GRACE_SECONDS", 3.0)
+    settings = executor.settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "engines": {"gen4_image": INSTANT},
+            "ray_placement": {"gen4_image": RayPlacement(num_cpus=1, resources={"TPU": 1})},
+        }
+    )
+    stranded = RayExecutor(settings, EngineRegistry(settings))
+    try:
+        with pytest.raises(Failure, match=r"pool 'gen4_image' \(CPU 1, TPU 1\) within 3 seconds"):
+            stranded.run(request("gen4_image", 0), Recorder().context)
+        cancelled = Recorder()
+        cancelled.context.cancel_event.set()
+        with pytest.raises(TaskCancelled):  # cancel reaches a task whose engine waits for a node
+            stranded.run(request("gen4_image", 0), cancelled.context)
+    finally:
+        stranded.retire()  # the actor would wait for a TPU for as long as the cluster runs
+
+
 def test_placements_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown models: nope"):
         Placements(Settings(data_dir=tmp_path, ray_placement={"nope": {}}))
@@ -191,10 +217,19 @@ def database() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def replicas(
-    database: str, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
+    database: str, s3: S3Server, ray_nodes: RayCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Server]]:
-    """Two replicas with the same database, bucket, signing secret and key. Both run engines in their
-    own threads: leases do not depend on where engines run, and the Ray executor is tested above."""
+    """Two replicas with the same database, bucket, signing secret and key. The first runs engines in
+    its own threads, the second in an actor on the Ray cluster: one pool for every model, on a node of
+    its own (the `replica` resource), as the other tests' actors keep the first node's CPUs."""
+    ray_nodes.add_node(num_cpus=2, resources={"replica": 1})
+    placement = {"pool": "replica", "num_cpus": 1, "resources": {"replica": 1}, "concurrency": 2}
+    on_ray = {
+        "TAXIWAY_EXECUTOR": "ray",
+        "TAXIWAY_RAY_ADDRESS": ray_nodes.address,
+        "TAXIWAY_RAY_NAMESPACE": f"replica-{uuid.uuid4().hex[:8]}",
+        "TAXIWAY_RAY_PLACEMENT": json.dumps({"*": placement}),
+    }
     common = {
         **s3.env("deployment"),
         "TAXIWAY_SIGNING_SECRET": SECRET,
@@ -207,7 +242,7 @@ def replicas(
         "TAXIWAY_OPERATOR_TOKEN": OPERATOR_TOKEN,
     }
     first = Server(tmp_path_factory.mktemp("first"), env=common).start()
-    second = Server(tmp_path_factory.mktemp("second"), env=common, key=first.key)
+    second = Server(tmp_path_factory.mktemp("second"), env={**common, **on_ray}, key=first.key)
     try:
         second.start()
         yield first, second
@@ -376,3 +411,7 @@ def test_a_killed_replica_s_tasks_are_taken_over(database: str, replicas: tuple[
         timeout=60,
     ).json()
     assert cluster["queue"] == {"THROTTLED": 0, "PENDING": 0, "RUNNING": 0}
+    # The survivor ran them in its engine actor on the Ray cluster.
+    actors = cluster["engines"]["actors"]
+    assert cluster["engines"]["executor"] == "ray" and [actor["pool"] for actor in actors] == ["replica"]
+    assert actors[0]["completed"] >= len(ids) and actors[0]["running"] == []

@@ -37,14 +37,24 @@ log = logging.getLogger("taxiway.cluster")
 POLL_SECONDS = 0.25
 # Runs lost with their actor (a node gone) are sent again this many times before the task fails.
 MAX_LOST_RUNS = 3
-# How long a lost actor may take to come back (restarted elsewhere, or waiting for a node that fits).
-RESTART_GRACE_SECONDS = 600.0
+# How long an actor may take to be placed, or to come back after its node was lost (restarted elsewhere,
+# or waiting for a node that fits, e.g. one the autoscaler adds) before its task fails.
+PLACEMENT_GRACE_SECONDS = 600.0
+# When an actor still waits for a node after this long, the log says what it reserves.
+PLACEMENT_WARNING_SECONDS = 10.0
 # Calls kept apart from runs in every actor, so cancels and status never queue behind engines.
 CONTROL = "control"
 
 
 def _nodes() -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], ray.nodes())  # type: ignore[no-untyped-call]
+
+
+def _wants(pool: Pool) -> str:
+    """What each actor of the pool reserves, as an operator declared it."""
+    placement = pool.placement
+    wanted = {"CPU": placement.num_cpus, "GPU": placement.num_gpus, **placement.resources}
+    return ", ".join(f"{name} {amount:g}" for name, amount in wanted.items() if amount)
 
 
 class RayExecutor:
@@ -55,6 +65,7 @@ class RayExecutor:
         self._host = ray.remote(concurrency_groups={CONTROL: 2})(EngineHost)  # type: ignore[call-overload]
         self._actors: dict[str, Any] = {}
         self._load: dict[str, int] = defaultdict(int)  # runs in flight per actor, from this replica
+        self._placed: set[str] = set()  # actors this replica has seen answer on a node
         self._lock = threading.Lock()
 
     async def start(self) -> None:
@@ -126,6 +137,7 @@ class RayExecutor:
     def _forget(self, pool: Pool, index: int) -> None:
         with self._lock:
             self._actors.pop(pool.actor_name(index), None)
+            self._placed.discard(pool.actor_name(index))
 
     def _choose(self, pool: Pool) -> int:
         """The pool's actor with the fewest runs in flight from here (ties: the first)."""
@@ -147,7 +159,11 @@ class RayExecutor:
         while True:
             index = self._choose(pool)
             try:
-                return self._run_once(self._actor(pool, index), request, context)
+                actor = self._actor(pool, index)
+                if pool.actor_name(index) not in self._placed:
+                    self._await_placed(actor, pool, context)
+                    self._placed.add(pool.actor_name(index))
+                return self._run_once(actor, request, context)
             except RayActorError as error:
                 context.check_cancelled()
                 lost += 1
@@ -160,10 +176,8 @@ class RayExecutor:
                 )
                 if lost > MAX_LOST_RUNS:
                     raise Failure("INTERNAL", "The task's engine was lost too many times.") from None
-                if isinstance(error, ActorDiedError):
-                    self._forget(pool, index)  # for good: the next run makes a new one
-                else:
-                    self._await_restart(self._actor(pool, index), context)
+                # The next run looks it up by name: a new actor if it died for good, else Ray's restart.
+                self._forget(pool, index)
             finally:
                 self._release(pool, index)
 
@@ -196,19 +210,27 @@ class RayExecutor:
             elif kind == ERROR:
                 raise RuntimeError(f"engine failed on its actor:\n{event[1]}")
 
-    def _await_restart(self, actor: Any, context: RunContext) -> None:
-        """Until Ray has the actor back (on a node with the resources), or the task is cancelled."""
-        deadline = time.monotonic() + RESTART_GRACE_SECONDS
-        while time.monotonic() < deadline:
+    def _await_placed(self, actor: Any, pool: Pool, context: RunContext) -> None:
+        """Until the actor answers from a node (new, or restarted after its node was lost), or the task
+        is cancelled. An actor no node can take waits: the task fails with what it reserves, not never."""
+        started = time.monotonic()
+        warned = False
+        while (waited := time.monotonic() - started) < PLACEMENT_GRACE_SECONDS:
             context.check_cancelled()
             try:
                 ray.get(actor.describe.options(concurrency_group=CONTROL).remote(), timeout=POLL_SECONDS * 4)
                 return
             except (ActorUnavailableError, GetTimeoutError):
-                continue
+                if waited > PLACEMENT_WARNING_SECONDS and not warned:
+                    log.warning("an actor of pool %s waits for a node with %s", pool.name, _wants(pool))
+                    warned = True
             except ActorDiedError:
-                return  # the next run finds out and makes a new one
-        raise Failure("INTERNAL", "The task's engine could not be restarted on the cluster.")
+                return  # the run finds out and makes a new one
+        raise Failure(
+            "INTERNAL",
+            f"No node of the cluster could take the engine of pool {pool.name!r} "
+            f"({_wants(pool)}) within {PLACEMENT_GRACE_SECONDS:.0f} seconds.",
+        )
 
     # ---- status -------------------------------------------------------------------------------------
 
