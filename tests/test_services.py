@@ -55,7 +55,8 @@ async def test_a_periodic_step_runs_at_once_and_again_when_woken() -> None:
     assert runs.empty()  # stopped: wake-ups do nothing
 
 
-async def test_a_wake_up_during_the_step_is_not_lost() -> None:
+async def in_a_first_step() -> tuple[Periodic, asyncio.Queue[int], asyncio.Event]:
+    """A started loop whose first step waits for the returned event; each step counts itself."""
     entered, release = asyncio.Event(), asyncio.Event()
     runs: asyncio.Queue[int] = asyncio.Queue()
 
@@ -68,6 +69,11 @@ async def test_a_wake_up_during_the_step_is_not_lost() -> None:
     loop = Periodic("test-loop", step, interval=3600, log=LOG)
     await loop.start()
     await entered.wait()
+    return loop, runs, release
+
+
+async def test_a_wake_up_during_the_step_is_not_lost() -> None:
+    loop, runs, release = await in_a_first_step()
     loop.wake()  # work arrived while the first step ran
     release.set()
     await next_run(runs)
@@ -91,18 +97,7 @@ async def test_run_now_runs_the_step_in_the_callers_task_and_absorbs_earlier_wak
 
 
 async def test_run_now_during_a_step_leaves_a_second_step_to_the_loop() -> None:
-    entered, release = asyncio.Event(), asyncio.Event()
-    runs: asyncio.Queue[int] = asyncio.Queue()
-
-    async def step() -> None:
-        runs.put_nowait(runs.qsize())
-        if not entered.is_set():
-            entered.set()
-            await release.wait()
-
-    loop = Periodic("test-loop", step, interval=3600, log=LOG)
-    await loop.start()
-    await entered.wait()
+    loop, runs, release = await in_a_first_step()
     await loop.run_now()  # a step is under way: not two at once, the loop runs it again after
     assert runs.qsize() == 1
     release.set()
