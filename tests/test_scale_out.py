@@ -215,6 +215,21 @@ def database() -> Iterator[str]:
         yield cluster.url("taxiway")
 
 
+def replica_env(database: str, s3: S3Server) -> dict[str, str]:
+    """What every replica of the deployment is started with: one database, bucket, secret and key."""
+    return {
+        **s3.env("deployment"),
+        "TAXIWAY_SIGNING_SECRET": SECRET,
+        "TAXIWAY_DATABASE_URL": database,
+        "TAXIWAY_TASK_LEASE_SECONDS": LEASE_SECONDS,
+        "TAXIWAY_BOOTSTRAP_TIER": "5",
+        "TAXIWAY_WORKERS": "2",
+        "TAXIWAY_ENGINES": f'{{"gen4_image": "{TIMED}", "gemini_2.5_flash": "{INSTANT}"}}',
+        "TAXIWAY_BOOTSTRAP_CREDITS": "100000",
+        "TAXIWAY_OPERATOR_TOKEN": OPERATOR_TOKEN,
+    }
+
+
 @pytest.fixture(scope="module")
 def replicas(
     database: str, s3: S3Server, ray_nodes: RayCluster, tmp_path_factory: pytest.TempPathFactory
@@ -230,17 +245,7 @@ def replicas(
         "TAXIWAY_RAY_NAMESPACE": f"replica-{uuid.uuid4().hex[:8]}",
         "TAXIWAY_RAY_PLACEMENT": json.dumps({"*": placement}),
     }
-    common = {
-        **s3.env("deployment"),
-        "TAXIWAY_SIGNING_SECRET": SECRET,
-        "TAXIWAY_DATABASE_URL": database,
-        "TAXIWAY_TASK_LEASE_SECONDS": LEASE_SECONDS,
-        "TAXIWAY_BOOTSTRAP_TIER": "5",
-        "TAXIWAY_WORKERS": "2",
-        "TAXIWAY_ENGINES": f'{{"gen4_image": "{TIMED}", "gemini_2.5_flash": "{INSTANT}"}}',
-        "TAXIWAY_BOOTSTRAP_CREDITS": "100000",
-        "TAXIWAY_OPERATOR_TOKEN": OPERATOR_TOKEN,
-    }
+    common = replica_env(database, s3)
     first = Server(tmp_path_factory.mktemp("first"), env=common).start()
     second = Server(tmp_path_factory.mktemp("second"), env={**common, **on_ray}, key=first.key)
     try:
@@ -370,6 +375,26 @@ def test_no_task_is_claimed_twice_across_replicas(database: str, replicas: tuple
     assert owners == {str(replicas[0].port), str(replicas[1].port)}  # both replicas took a share
     charged = sql(database, f"SELECT count(*) AS n FROM ledger_entries WHERE task_id IN ({listed})")
     assert charged[0]["n"] == CONCURRENT_CREATES
+
+
+def test_a_starting_replica_leaves_the_running_tasks_of_others_alone(
+    database: str, s3: S3Server, replicas: tuple[Server, Server], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    first = replicas[0]
+    task = sdk(first).text_to_image.create(model="gen4_image", prompt_text="a jetty 120s", ratio="1024:1024")
+    query = f"SELECT status, attempts, lease_owner FROM tasks WHERE id = '{task.id}'"
+    deadline = time.monotonic() + 300
+    while (running := sql(database, query)[0])["status"] != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert running["status"] == "RUNNING" and running["attempts"] == 1
+    third = Server(tmp_path_factory.mktemp("third"), env=replica_env(database, s3), key=first.key)
+    try:
+        third.start()  # its start-up recovery runs before it reports ready
+        assert sql(database, query)[0] == running  # not queued again, nor taken: still where it ran
+    finally:
+        third.stop()
+    sdk(first).tasks.delete(task.id)  # cancelled where it runs: the 120 s are not waited for
+    assert sql(database, query)[0]["status"] == "CANCELLED"
 
 
 def test_a_killed_replica_s_tasks_are_taken_over(database: str, replicas: tuple[Server, Server]) -> None:
