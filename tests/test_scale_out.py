@@ -159,6 +159,7 @@ def test_an_engine_no_node_can_take_fails_its_task_with_what_it_reserves(
     executor: RayExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ray_executor, "PLACEMENT_GRACE_SECONDS", 3.0)
+    monkeypatch.setattr(ray_executor, "DESCRIBE_SECONDS", 1.0)
     settings = executor.settings.model_copy(
         update={
             "data_dir": tmp_path,
@@ -170,6 +171,8 @@ def test_an_engine_no_node_can_take_fails_its_task_with_what_it_reserves(
     try:
         with pytest.raises(Failure, match=r"pool 'gen4_image' \(CPU 1, TPU 1\) within 3 seconds"):
             stranded.run(request("gen4_image", 0), Recorder().context)
+        waiting = [actor for actor in stranded._describe()["actors"] if actor["pool"] == "gen4_image"]
+        assert [actor["state"] for actor in waiting] == ["waiting for a node with CPU 1, TPU 1"]
         cancelled = Recorder()
         cancelled.context.cancel_event.set()
         with pytest.raises(TaskCancelled):  # cancel reaches a task whose engine waits for a node

@@ -42,6 +42,8 @@ MAX_LOST_RUNS = 3
 PLACEMENT_GRACE_SECONDS = 600.0
 # When an actor still waits for a node after this long, the log says what it reserves.
 PLACEMENT_WARNING_SECONDS = 10.0
+# How long the status view waits for an actor to describe itself.
+DESCRIBE_SECONDS = 10.0
 # Calls kept apart from runs in every actor, so cancels and status never queue behind engines.
 CONTROL = "control"
 
@@ -259,9 +261,14 @@ class RayExecutor:
                 try:
                     state = cast(
                         dict[str, Any],
-                        ray.get(handle.describe.options(concurrency_group=CONTROL).remote(), timeout=10),
+                        ray.get(
+                            handle.describe.options(concurrency_group=CONTROL).remote(),
+                            timeout=DESCRIBE_SECONDS,
+                        ),
                     )
-                except (RayActorError, GetTimeoutError) as error:
+                except GetTimeoutError:  # its calls answer apart from its runs: it is not on a node yet
+                    state = {"pool": pool.name, "state": f"waiting for a node with {_wants(pool)}"}
+                except RayActorError as error:
                     state = {"pool": pool.name, "state": type(error).__name__}
                 actors.append({"name": name, **state})
         return {"executor": "ray", "namespace": self.settings.ray_namespace, "nodes": nodes, "actors": actors}
