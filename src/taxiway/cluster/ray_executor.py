@@ -161,10 +161,11 @@ class RayExecutor:
         while True:
             index = self._choose(pool)
             try:
-                actor = self._actor(pool, index)
-                if pool.actor_name(index) not in self._placed:
+                actor, name = self._actor(pool, index), pool.actor_name(index)
+                if name not in self._placed:
                     self._await_placed(actor, pool, context)
-                    self._placed.add(pool.actor_name(index))
+                    with self._lock:  # as `_forget` discards it
+                        self._placed.add(name)
                 return self._run_once(actor, request, context)
             except RayActorError as error:
                 context.check_cancelled()
